@@ -19,9 +19,9 @@ from router.errors import AutotierError, ConfigError
 LAZY_COMMANDS = {
     "train": "training.cli:main",
     "classify": "classifier.cli:main",
-    "serve": "router.server:main",
+    "serve": "router.gateway.cli:serve",
+    "accounts": "router.gateway.cli:accounts",
     "mock-upstream": "router.mock_upstream:main",
-    "accounts": "router.accounts_cli:main",
 }
 
 

@@ -1,0 +1,79 @@
+"""Cost of one routing decision: `route()` per tier, one thread, in microseconds.
+
+    python benchmarks/route_latency.py [--n 20000]
+
+Times each call with perf_counter_ns after a warm-up, over varied sessions and modes,
+prints p50/p99/max per tier and writes benchmarks/results/route_latency.json.
+Rule-based tiers target p99 < 50 us on one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+from router import Account, ApiKind, RouterState, RoutingRequest, load_config, route
+
+MODES = ["plan", "code", "ask", "debug", "build", None, "orchestrator"]
+RESULTS = Path(__file__).parent / "results" / "route_latency.json"
+
+
+def requests_for(tier: str, n: int) -> list[RoutingRequest]:
+    apis = list(ApiKind)
+    return [
+        RoutingRequest(
+            f"kilo-auto/{tier}", api_kind=apis[i % 3], mode=MODES[i % len(MODES)],
+            session_id=f"task-{i}", account=Account(True, float(i % 2)),
+            estimated_prompt_tokens=1000 + i % 5000,
+        )
+        for i in range(n)
+    ]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+def measure(state: RouterState, tier: str, n: int) -> dict[str, float]:
+    batch = requests_for(tier, n)
+    for request in batch[:2000]:  # warm-up
+        route(request, state)
+    samples = []
+    clock = time.perf_counter_ns
+    for request in batch:
+        start = clock()
+        route(request, state)
+        samples.append((clock() - start) / 1000)
+    samples.sort()
+    return {
+        "n": n,
+        "p50_us": round(percentile(samples, 0.50), 2),
+        "p99_us": round(percentile(samples, 0.99), 2),
+        "max_us": round(samples[-1], 2),
+        "mean_us": round(statistics.fmean(samples), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000, help="decisions per tier")
+    args = parser.parse_args()
+    state = RouterState(load_config())
+    results = {tier: measure(state, tier, args.n) for tier in state.config.tiers.tiers}
+    print(f"{'tier':10} {'p50 us':>8} {'p99 us':>8} {'max us':>8}")
+    for tier, r in results.items():
+        print(f"{tier:10} {r['p50_us']:8.1f} {r['p99_us']:8.1f} {r['max_us']:8.1f}")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({
+        "command": "python benchmarks/route_latency.py" + (f" --n {args.n}" if args.n != 20000 else ""),
+        "python": platform.python_version(), "machine": platform.machine(),
+        "tiers": results,
+    }, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
