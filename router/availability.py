@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class ModelState(str, Enum):
+class ModelState(StrEnum):
     AVAILABLE = "available"
     UNAVAILABLE = "unavailable"
     COOLING_DOWN = "cooling_down"

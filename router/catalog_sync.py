@@ -40,6 +40,7 @@ def sync_entry(entry: dict[str, Any], cost_map: dict[str, Any], litellm_version:
     figures = cost_map.get(key)
     if figures is None:
         return [f"{entry['id']}: cost-map key {key!r} not found in LiteLLM {litellm_version}"]
+    pricing: dict[str, float | None]
     if entry.get("free"):
         pricing = {"input": 0.0, "output": 0.0, "cache_read": 0.0}
     else:

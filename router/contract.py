@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ApiKind(str, Enum):
+class ApiKind(StrEnum):
     """The wire API the client speaks."""
 
     CHAT = "chat"  # OpenAI chat completions

@@ -35,10 +35,10 @@ def resolve_tier(request: RoutingRequest, config: RouterConfig, trace: list[str]
         who = "authenticated account with balance" if paid else "no paid balance"
         trace.append(f"default: {'no model' if not requested else repr(requested)} and {who} -> {tier}")
         return tier
-    tier = config.tier_of(requested)
-    if tier is not None:
-        trace.append(f"requested {requested!r} -> tier {tier}")
-        return tier
+    named = config.tier_of(requested)
+    if named is not None:
+        trace.append(f"requested {requested!r} -> tier {named}")
+        return named
     if requested in config.catalog:
         trace.append(f"requested {requested!r} is a catalog model: passed through")
         return None

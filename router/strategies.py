@@ -12,7 +12,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from router.config import RouterConfig
 from router.contract import RoutingRequest
@@ -27,7 +27,7 @@ class Proposal:
 
 class Strategy(Protocol):
     def propose(
-        self, name: str, tier: object, request: RoutingRequest, config: RouterConfig, trace: list[str]
+        self, name: str, tier: Any, request: RoutingRequest, config: RouterConfig, trace: list[str]
     ) -> Proposal: ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router import Availability, ModelState, ModelStatus, RouterState, RoutingRequest, route, load_config
+from router import Availability, ModelState, ModelStatus, RouterState, RoutingRequest, load_config, route
 
 CONFIG = load_config()
 FREE_TIER = CONFIG.tiers.tiers["free"]
