@@ -1,0 +1,92 @@
+"""`autotier classify --input IN.jsonl --output OUT.jsonl`: classify requests in bulk.
+
+Each input line is a JSON object with `prompt` (string) or `messages` (chat list; the
+Responses `input` and Anthropic shapes work too) and optional `mode`. Each output line
+repeats the input's other fields and adds task_type, subtype, route_key, difficulty,
+confidence, route_probs, difficulty_probs and task_type_probs. `-` means stdin/stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from classifier.errors import ClassifierError, RequestError
+from classifier.features import parse_request
+
+REQUEST_KEYS = ("prompt", "messages", "input", "instructions", "system", "tools", "mode")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="autotier classify", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--input", required=True, help="JSONL of requests ('-' for stdin)")
+    ap.add_argument("--output", required=True, help="JSONL to write ('-' for stdout)")
+    ap.add_argument("--model", default=None,
+                    help="artefact folder or models:/ URI (default: the shipped artefact)")  # fmt: skip
+    ap.add_argument("--batch-size", type=int, default=256)
+    return ap
+
+
+@contextmanager
+def _open(path: str, mode: str) -> Iterator[IO[str]]:
+    if path == "-":
+        yield sys.stdin if "r" in mode else sys.stdout
+    else:
+        with open(path, mode, encoding="utf-8") as fh:
+            yield fh
+
+
+def _read(fh: IO[str], name: str) -> list[dict[str, Any]]:
+    rows = []
+    for line_no, line in enumerate(fh, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ClassifierError(f"{name}:{line_no}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or not any(k in row for k in ("prompt", "messages", "input")):
+            raise ClassifierError(f"{name}:{line_no}: needs 'prompt' or 'messages'")
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from classifier.model import load
+
+    try:
+        with _open(args.input, "r") as fh:
+            rows = _read(fh, args.input)
+        clf = load(args.model)
+    except (ClassifierError, OSError) as exc:
+        print(f"autotier classify: {getattr(exc, 'code', 'error')}: {exc}", file=sys.stderr)
+        return 2
+    requests = [{k: r[k] for k in REQUEST_KEYS if k in r} for r in rows]
+    results: list[dict[str, Any]] = [{} for _ in rows]
+    good = []
+    for i, req in enumerate(requests):
+        try:
+            parse_request(req)
+            good.append(i)
+        except RequestError as exc:  # one bad line must not sink the file
+            results[i] = {"error": f"{exc.code}: {exc}"}
+    preds = clf.predict_many([requests[i] for i in good], batch_size=args.batch_size)
+    for i, pred in zip(good, preds, strict=True):
+        results[i] = pred.to_dict()
+    with _open(args.output, "w") as out:
+        for row, res in zip(rows, results, strict=True):
+            out.write(json.dumps({**row, **res}, ensure_ascii=False) + "\n")
+    failed = len(rows) - len(good)
+    print(f"classified {len(good)} request(s) -> {args.output}"
+          + (f"; {failed} line(s) had no user text (see 'error')" if failed else ""),
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

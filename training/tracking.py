@@ -1,0 +1,121 @@
+"""MLflow: log a training run, register the artefact, apply the promotion gate.
+
+Tracking URI: `MLFLOW_TRACKING_URI`, else `sqlite:///<repo>/mlflow.db`. A SQLite store keeps
+its artefacts in `mlruns/` beside the database file. MLflow is imported here only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from classifier.artefact import REGISTERED_MODEL
+from training.dataset import Example
+from training.promotion import Verdict, promotion_verdict
+from training.sources import REPO_ROOT
+
+EXPERIMENT = "autotier-classifier"
+ALIAS = "champion"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+
+
+def _artifact_location(uri: str) -> str | None:
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///") :]).resolve().parent / "mlruns").as_uri()
+    return None
+
+
+def setup(uri: str | None = None) -> Any:
+    """Point MLflow at the store, create the experiment if needed; returns a client."""
+    import logging
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    uri = uri or tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    if client.get_experiment_by_name(EXPERIMENT) is None:
+        client.create_experiment(EXPERIMENT, artifact_location=_artifact_location(uri))
+    mlflow.set_experiment(EXPERIMENT)
+    return client
+
+
+def _champion_version(client: Any) -> Any | None:
+    try:
+        return client.get_model_version_by_alias(REGISTERED_MODEL, ALIAS)
+    except Exception:  # no registered model or no alias yet
+        return None
+
+
+def champion_metrics(client: Any, val: list[Example]) -> tuple[dict[str, Any] | None, str]:
+    """The champion's scores on *this* validation split (falls back to its logged ones)."""
+    mv = _champion_version(client)
+    if mv is None:
+        return None, "no champion"
+    try:
+        from classifier import load
+        from training.evaluate import evaluate
+
+        clf = load(f"models:/{REGISTERED_MODEL}@{ALIAS}")
+        return evaluate(clf, val)["metrics"], f"version {mv.version} re-scored on this split"
+    except Exception as exc:  # champion not loadable here: use what it logged
+        run = client.get_run(mv.run_id)
+        logged = {k[4:]: v for k, v in run.data.metrics.items() if k.startswith("val_")}
+        return logged or None, f"version {mv.version} logged scores ({exc.__class__.__name__})"
+
+
+@dataclass(frozen=True)
+class TrackingOutcome:
+    run_id: str
+    version: str
+    verdict: Verdict
+    champion_note: str
+    uri: str
+
+
+def log_training(
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    artefact_dir: Path,
+    report_dir: Path,
+    val: list[Example],
+    promote: bool = True,
+    uri: str | None = None,
+) -> TrackingOutcome:
+    """Log one run, register its artefact as a new version, move the alias if it wins."""
+    import mlflow
+
+    uri = uri or tracking_uri()
+    client = setup(uri)
+    champion, note = champion_metrics(client, val)
+    verdict = promotion_verdict(metrics_for_gate(metrics), champion)
+    with mlflow.start_run(run_name=tags.get("run_name")) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        mlflow.set_tags({**tags, "gate_verdict": verdict.reason, "champion_compared": note})
+        mlflow.log_artifacts(str(report_dir), artifact_path="report")
+        mlflow.log_artifacts(str(artefact_dir), artifact_path="classifier")
+        source = mlflow.get_artifact_uri("classifier")
+        do_promote = promote and verdict.promote
+        mlflow.log_metric("promoted", float(do_promote))
+    try:
+        client.create_registered_model(REGISTERED_MODEL)
+    except Exception:  # already registered
+        pass
+    mv = client.create_model_version(REGISTERED_MODEL, source=source, run_id=run.info.run_id,
+                                     tags={"dataset_sha256": tags.get("dataset_sha256", "")})  # fmt: skip
+    if do_promote:
+        client.set_registered_model_alias(REGISTERED_MODEL, ALIAS, mv.version)
+    return TrackingOutcome(run.info.run_id, str(mv.version), verdict, note, uri)
+
+
+def metrics_for_gate(metrics: dict[str, float]) -> dict[str, float]:
+    return {k[4:]: v for k, v in metrics.items() if k.startswith("val_")}
