@@ -33,7 +33,7 @@ def _strip_messages(messages: list[Any]) -> list[Any]:
         if isinstance(content, list) and message.get("role") == "assistant":
             kept = [
                 b for b in content
-                if not (isinstance(b, dict) and b.get("type") in MESSAGES_REASONING_BLOCKS)
+                if not (isinstance(b, dict) and isinstance(b.get("type"), str) and b["type"] in MESSAGES_REASONING_BLOCKS)
             ]
             if len(kept) != len(content):
                 message = {**message, "content": kept}

@@ -1,0 +1,177 @@
+"""The FastAPI app: the same handlers under `/v1`, `/api/openrouter`, `/api/gateway` and
+`/api/gateway/v1`, plus health, readiness, metrics and the explain endpoint. Every error
+leaves in the client API's error shape; no stack trace ever reaches a client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from router.contract import ApiKind
+from router.errors import AutotierError
+from router.gateway import wire
+from router.gateway.accounts import Ledger
+from router.gateway.catalog_view import models_listing
+from router.gateway.handlers import ErrorReply, Gateway, Trace
+from router.gateway.live_state import InProcessState, LiveState
+from router.gateway.metrics import GatewayMetrics
+from router.gateway.reload import ConfigHolder
+from router.gateway.schemas import REQUEST_SCHEMAS, ROUTE_SCHEMA
+from router.gateway.settings import GatewaySettings
+from router.gateway.upstream import Upstream, load_litellm
+
+log = logging.getLogger("autotier.gateway")
+PREFIXES = ("/v1", "/api/openrouter", "/api/gateway", "/api/gateway/v1")
+ENDPOINTS = {"chat/completions": ApiKind.CHAT, "responses": ApiKind.RESPONSES, "messages": ApiKind.MESSAGES}
+
+
+def api_of_path(path: str) -> ApiKind:
+    return ApiKind.MESSAGES if path.rstrip("/").endswith("/messages") else ApiKind.CHAT
+
+
+def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
+               upstream: Upstream | None = None, watch: bool = True) -> FastAPI:
+    """The gateway app. LiteLLM is imported at start-up (lifespan) unless `upstream` is given."""
+    holder = ConfigHolder(settings.data_dir)
+    gateway = Gateway(settings, holder, Ledger(settings.db_path), live or InProcessState(),
+                      GatewayMetrics(), upstream)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if gateway.upstream is None:
+            litellm = await asyncio.to_thread(load_litellm)
+            gateway.upstream = Upstream(litellm, settings.mock_upstream, settings.upstream_timeout_s)
+        watcher = asyncio.create_task(holder.watch(settings.reload_poll_s)) if watch else None
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, holder.reload)
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            if watcher is not None:
+                watcher.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            gateway.ledger.close()
+
+    app = FastAPI(title="autotier gateway", version="0.1.0", lifespan=lifespan,
+                  description="OpenAI / Anthropic / Responses-compatible router for coding assistants.")
+    app.state.gateway = gateway
+    app.state.ready = False
+    _add_error_handlers(app, gateway)
+    _add_proxy_routes(app, gateway)
+    _add_service_routes(app, gateway)
+    return app
+
+
+def _add_proxy_routes(app: FastAPI, gateway: Gateway) -> None:
+    for prefix in PREFIXES:
+        for path, api in ENDPOINTS.items():
+            app.add_api_route(
+                f"{prefix}/{path}", _proxy(gateway, api), methods=["POST"],
+                name=f"{api.value}{prefix.replace('/', '_')}", tags=[api.value],
+                openapi_extra={"requestBody": {"required": True, "content": {
+                    "application/json": {"schema": REQUEST_SCHEMAS[api]}}}},
+            )
+        app.add_api_route(f"{prefix}/models", _models(gateway), methods=["GET"],
+                          name=f"models{prefix.replace('/', '_')}", tags=["models"])
+
+
+def _proxy(gateway: Gateway, api: ApiKind) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await gateway.handle(api, request)
+
+    endpoint.__doc__ = f"Route and proxy one {api.value} request (stream or not)."
+    return endpoint
+
+
+def _models(gateway: Gateway) -> Any:
+    async def endpoint() -> JSONResponse:
+        """Every virtual tier and catalog model (OpenRouter schema + Kilo extensions)."""
+        return JSONResponse(models_listing(gateway.config.config))
+
+    return endpoint
+
+
+def _add_service_routes(app: FastAPI, gateway: Gateway) -> None:
+    @app.get("/healthz", tags=["service"])
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["service"])
+    async def readyz() -> JSONResponse:
+        """Ready to serve: config loaded and the upstream layer imported."""
+        ready = bool(app.state.ready) and gateway.upstream is not None
+        body = {"status": "ready" if ready else "starting", "config_version": gateway.config.version,
+                "config_error": gateway.config.last_error}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["service"])
+    async def metrics() -> Response:
+        """Prometheus metrics."""
+        return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)
+
+    @app.post("/v1/route", tags=["service"], openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": ROUTE_SCHEMA}}}})
+    async def explain(request: Request) -> Response:
+        """The routing decision for a request body, without calling any provider. The body is
+        a chat, Responses or Messages body; `api` (chat|responses|messages) says which."""
+        from router.gateway.intake import read_json
+
+        trace = Trace(api=ApiKind.CHAT, started=0.0)
+        try:
+            body = await read_json(request, gateway.settings.max_body_bytes)
+            if not isinstance(body, dict):
+                raise wire.bad_request("request body must be a JSON object", "invalid_body")
+            api_name = body.get("api", "chat")
+            if api_name not in {a.value for a in ApiKind}:
+                raise wire.bad_request("'api' must be one of chat, responses, messages", "invalid_value")
+            if body.get("model") is not None and not isinstance(body["model"], str):
+                raise wire.bad_request("field 'model' must be a string", "invalid_type")
+            api = ApiKind(api_name)
+            routing, _ = await gateway.routing_request(api, request, body, trace)
+            return JSONResponse(gateway.decide(routing).to_dict())
+        except ErrorReply as reply:
+            err = reply.error
+            return JSONResponse(wire.error_body(ApiKind.CHAT, err.status, err.code, err.message),
+                                status_code=err.status, headers=reply.headers)
+        except AutotierError as err:
+            return JSONResponse(wire.error_body(ApiKind.CHAT, err.status, err.code, err.message),
+                                status_code=err.status)
+
+
+def _add_error_handlers(app: FastAPI, gateway: Gateway) -> None:
+    def reply(request: Request, status: int, code: str, message: str) -> JSONResponse:
+        gateway.metrics.errors.labels(api_of_path(request.url.path).value, code).inc()
+        body = wire.error_body(api_of_path(request.url.path), status, code, message)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return reply(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return reply(request, 400, "invalid_request", "invalid request")
+
+    @app.exception_handler(AutotierError)
+    async def autotier_error(request: Request, exc: AutotierError) -> JSONResponse:
+        return reply(request, exc.status, exc.code, exc.message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected %s on %s", type(exc).__name__, request.url.path, exc_info=exc)
+        return reply(request, 500, "internal_error", "internal error; see the gateway log")

@@ -1,0 +1,145 @@
+"""`autotier serve` and `autotier accounts`: thin wrappers over the gateway package.
+LiteLLM is imported by the app at start-up, never here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from router.errors import ConfigError
+
+DEFAULT_DB = "autotier.db"
+
+
+def _db_default() -> Path:
+    return Path(os.environ.get("AUTOTIER_DB", DEFAULT_DB))
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="autotier serve", description="Run the gateway.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    p.add_argument("--demo", action="store_true",
+                   help="start the mock upstream and point every catalog model at it (no keys needed)")
+    p.add_argument("--mock-upstream", metavar="URL",
+                   help="point every catalog model at this already running mock upstream")
+    p.add_argument("--db", type=Path, default=_db_default(), help="SQLite file (default ./autotier.db)")
+    p.add_argument("--data-dir", type=Path, default=None, help="folder with catalog.yaml and tiers.yaml")
+    p.add_argument("--anonymous-per-hour", type=int, default=200,
+                   help="anonymous requests per hour per client IP on free models")
+    p.add_argument("--trusted-proxy", action="append", default=[], metavar="CIDR",
+                   help="peer allowed to set X-Forwarded-For (repeatable, or comma-separated)")
+    p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument("--upstream-timeout", type=float, default=600.0, help="seconds")
+    p.add_argument("--cooldown", type=float, default=30.0,
+                   help="seconds a failing model is skipped when the provider sends no Retry-After")
+    p.add_argument("--reload-poll", type=float, default=1.0, help="seconds between config file checks")
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def serve(argv: list[str]) -> int:
+    args = _serve_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from router.gateway import demo
+    from router.gateway.settings import GatewaySettings, parse_networks
+
+    child = None
+    mock = args.mock_upstream
+    try:
+        if args.demo and not mock:
+            child, mock = demo.start_mock_upstream(args.host)
+            print(f"demo: mock upstream at {mock}", flush=True)
+        settings = GatewaySettings(
+            data_dir=args.data_dir, db_path=args.db, mock_upstream=mock,
+            anonymous_per_hour=args.anonymous_per_hour,
+            trusted_proxies=parse_networks(args.trusted_proxy), max_body_bytes=args.max_body_bytes,
+            upstream_timeout_s=args.upstream_timeout, cooldown_s=args.cooldown,
+            reload_poll_s=args.reload_poll,
+        )
+        return _run(settings, args.host, args.port, args.log_level)
+    except (ConfigError, ValueError, RuntimeError, OSError) as exc:
+        print(f"autotier serve: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if child is not None:
+            demo.stop(child)
+
+
+def _run(settings: object, host: str, port: int, log_level: str) -> int:
+    import uvicorn
+
+    from router.gateway.app import create_app
+
+    app = create_app(settings)  # type: ignore[arg-type]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound = sock.getsockname()[1]
+    # proxy_headers=False: X-Forwarded-For is trusted only per --trusted-proxy (intake.client_ip).
+    config = uvicorn.Config(app, log_level=log_level.lower(), access_log=False, lifespan="on",
+                            proxy_headers=False)
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            shown = f"[{host}]" if ":" in host else host
+            print(f"autotier gateway listening on http://{shown}:{bound}", flush=True)
+        await task
+
+    asyncio.run(main())
+    return 0
+
+
+def accounts(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="autotier accounts", description="API keys, balances and usage.")
+    p.add_argument("--db", type=Path, default=_db_default(), help="SQLite file (default ./autotier.db)")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("create", help="create an account and print its API key (shown once)")
+    c.add_argument("--balance", type=float, default=0.0, help="starting balance in US dollars")
+    c.add_argument("--json", action="store_true")
+    ls = sub.add_parser("list", help="list accounts")
+    ls.add_argument("--json", action="store_true")
+    u = sub.add_parser("usage", help="print the latest usage-ledger rows as JSON lines")
+    u.add_argument("--limit", type=int, default=50)
+    args = p.parse_args(argv)
+
+    from router.gateway.accounts import Ledger
+
+    ledger = Ledger(args.db)
+    try:
+        if args.command == "create":
+            row, key = ledger.create_account(args.balance)
+            if args.json:
+                print(json.dumps({"id": row.id, "key": key, "balance": row.balance}))
+            else:
+                print(key)
+                print(f"account {row.id} created with balance {row.balance:.2f} USD "
+                      "(the key is shown once; only its hash is stored)", file=sys.stderr)
+        elif args.command == "list":
+            rows = ledger.accounts()
+            if args.json:
+                print(json.dumps([{"id": r.id, "key_hint": r.key_hint, "balance": r.balance,
+                                   "created": r.created} for r in rows]))
+            else:
+                print(f"{'id':>4}  {'key':12}  {'balance (USD)':>14}  created")
+                for r in rows:
+                    created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created))
+                    print(f"{r.id:>4}  {r.key_hint:12}  {r.balance:>14.6f}  {created}")
+        else:
+            for entry in ledger.usage(args.limit):
+                print(json.dumps(entry))
+    finally:
+        ledger.close()
+    return 0

@@ -1,0 +1,262 @@
+"""One proxied request end to end: parse, authenticate, route, enforce payment and rate
+limits, call the upstream along the decision's chain, answer in the client's format,
+write the ledger row. `route()` decides; this module only carries the decision out."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from router.catalog import Model
+from router.contract import ApiKind, RoutingDecision, RoutingRequest
+from router.core import RouterState, route
+from router.errors import AutotierError, NoModelAvailableError
+from router.gateway import intake, wire
+from router.gateway.accounts import Ledger, UsageRow
+from router.gateway.live_state import LiveState
+from router.gateway.metrics import GatewayMetrics
+from router.gateway.reload import ConfigHolder
+from router.gateway.settings import GatewaySettings
+from router.gateway.streaming import StreamOutcome, relay, to_dict
+from router.gateway.upstream import Failure, Served, Upstream, UpstreamUnavailable, call_chain
+from router.reasoning import strip_foreign_reasoning
+
+log = logging.getLogger("autotier.gateway")
+
+
+def header_safe(text: str, limit: int) -> str:
+    """ASCII, no control characters, at most `limit` characters."""
+    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
+
+
+def merge_params(body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The body with the decision's params merged in; the decision wins, objects merge."""
+    out = dict(body)
+    for key, value in params.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+class ErrorReply(Exception):
+    """An AutotierError plus the headers its reply needs (e.g. Retry-After)."""
+
+    def __init__(self, error: AutotierError, headers: dict[str, str] | None = None):
+        super().__init__(error.message)
+        self.error = error
+        self.headers = headers or {}
+
+
+@dataclasses.dataclass
+class Trace:
+    """What the ledger needs, filled in as the request goes."""
+
+    api: ApiKind
+    started: float
+    account_id: int | None = None
+    decision: RoutingDecision | None = None
+    mode: str | None = None
+    session_id: str | None = None
+    requested: str | None = None
+
+
+class Gateway:
+    """Everything a request needs, held by the app for its lifetime."""
+
+    def __init__(self, settings: GatewaySettings, config: ConfigHolder, ledger: Ledger,
+                 live: LiveState, metrics: GatewayMetrics, upstream: Upstream | None = None):
+        self.settings = settings
+        self.config = config
+        self.ledger = ledger
+        self.live = live
+        self.metrics = metrics
+        self.upstream = upstream
+
+    # ---- deciding ---------------------------------------------------------------------
+    async def routing_request(self, api: ApiKind, request: Request, body: dict[str, Any],
+                              trace: Trace) -> tuple[RoutingRequest, intake.Caller]:
+        caller = intake.authenticate(request, self.ledger)
+        kilo = intake.kilo_headers(request)
+        trace.account_id, trace.mode, trace.session_id = caller.account_id, kilo.mode, kilo.session_id
+        trace.requested = body.get("model")
+        previous = self.live.session_model(kilo.session_id) if kilo.session_id else None
+        user_id = f"account:{caller.account_id}" if caller.account_id else kilo.machine_id
+        routing = RoutingRequest(
+            requested_model=body.get("model"), api_kind=api, mode=kilo.mode,
+            session_id=kilo.session_id, user_id=user_id,
+            client_ip=intake.client_ip(request, self.settings.trusted_proxies),
+            account=caller.account, estimated_prompt_tokens=wire.estimated_tokens(api, body),
+            required_modalities=wire.modalities(api, body), previous_model=previous,
+        )
+        return routing, caller
+
+    def decide(self, routing: RoutingRequest) -> RoutingDecision:
+        """`route()` with the live availability. When every model of a free-only tier is
+        cooling down, it is asked again with cooldowns lifted: a free model that may
+        work beats "model unavailable"."""
+        config = self.config.config
+        now = time.time()
+        availability = self.live.availability(now)
+        try:
+            decision = route(routing, RouterState(config, availability))
+        except NoModelAvailableError as exc:
+            tier = config.tiers.tiers.get(exc.tier)
+            if tier is None or not tier.free_only:
+                waits = [s.until - now for s in availability.statuses.values() if s.until]
+                wait = max(1, round(min(waits))) if waits else 1
+                raise ErrorReply(exc, {"retry-after": str(wait)}) from None
+            decision = route(routing, RouterState(config))
+            decision = dataclasses.replace(
+                decision, reason=(*decision.reason, "every free model is cooling down: trying them anyway")
+            )
+        if decision.tier is None:
+            left = self.live.cooldown_left(decision.model, now)
+            if left > 0:
+                raise ErrorReply(AutotierError(
+                    f"{decision.model} is cooling down after upstream errors; retry in {left:.0f}s",
+                    code="model_cooling_down", status=503), {"retry-after": str(max(1, round(left)))})
+        self.metrics.decisions.labels(decision.tier or "none", decision.model).inc()
+        return decision
+
+    def admit(self, decision: RoutingDecision, caller: intake.Caller, routing: RoutingRequest) -> list[Model]:
+        """Payment and rate-limit checks; returns the models the caller may be served by."""
+        catalog = self.config.config.catalog
+        account = caller.account
+        if not decision.free and not account.authenticated:
+            raise ErrorReply(AutotierError(
+                f"{decision.model} is a paid model: send an API key (Authorization: Bearer ...) "
+                "or use kilo-auto/free", code="PAID_MODEL_AUTH_REQUIRED", status=401))
+        if not decision.free and account.balance <= 0:
+            raise ErrorReply(AutotierError(
+                f"{decision.model} is a paid model and the account balance is {account.balance:.4f} USD; "
+                "top up or use kilo-auto/free", code="INSUFFICIENT_BALANCE", status=402))
+        if not account.authenticated and decision.free:
+            key = f"anon:{routing.client_ip or 'unknown'}"
+            wait = self.live.hit(key, self.settings.anonymous_per_hour, self.settings.rate_window_s, time.time())
+            if wait is not None:
+                raise ErrorReply(AutotierError(
+                    f"anonymous limit of {self.settings.anonymous_per_hour} requests per hour on free "
+                    "models reached; retry later or use an API key",
+                    code="rate_limit_exceeded", status=429), {"retry-after": str(max(1, round(wait)))})
+        allowed = [catalog[m] for m in decision.chain if m in catalog]
+        if not account.has_paid_balance:
+            allowed = [m for m in allowed if m.free]
+        return allowed
+
+    # ---- serving ----------------------------------------------------------------------
+    async def handle(self, api: ApiKind, request: Request) -> Response:
+        trace = Trace(api=api, started=time.monotonic())
+        try:
+            body = wire.validate(api, await intake.read_json(request, self.settings.max_body_bytes))
+            routing, caller = await self.routing_request(api, request, body, trace)
+            decision = self.decide(routing)
+            trace.decision = decision
+            chain = self.admit(decision, caller, routing)
+            return await self.serve(api, body, routing, decision, chain, trace)
+        except ErrorReply as reply:
+            return await self.error(api, reply.error, trace, reply.headers)
+        except UpstreamUnavailable as exc:
+            headers = {"retry-after": str(max(1, round(exc.retry_after)))} if exc.retry_after else {}
+            return await self.error(api, exc, trace, headers, tried=getattr(exc, "tried", ()))
+        except AutotierError as exc:
+            return await self.error(api, exc, trace)
+
+    async def serve(self, api: ApiKind, body: dict[str, Any], routing: RoutingRequest,
+                    decision: RoutingDecision, chain: list[Model], trace: Trace) -> Response:
+        assert self.upstream is not None, "the gateway was built without an upstream"
+        catalog = self.config.config.catalog
+        previous = catalog.get(routing.previous_model or "")
+        produced_by = previous.family if previous else None
+        stream = bool(body.get("stream"))
+
+        def body_for(model: Model) -> dict[str, Any]:
+            stripped = strip_foreign_reasoning(body, api, produced_by, model.family)
+            return merge_params(stripped, decision.params)
+
+        def on_failure(model: Model, failure: Failure) -> None:
+            self.metrics.fallbacks.labels(model.id, str(failure.status)).inc()
+            if not failure.from_provider:
+                return
+            seconds = failure.retry_after if failure.retry_after is not None else self.settings.cooldown_s
+            self.live.cool_down(model.id, min(seconds, self.settings.max_cooldown_s), time.time())
+
+        served = await call_chain(self.upstream, api, chain, body_for, stream, on_failure)
+        self.metrics.upstream_latency.labels(served.model.id).observe(served.latency_s)
+        if routing.session_id:
+            self.live.remember_session(routing.session_id, served.model.id)
+        headers = self.decision_headers(decision, served)
+        if stream:
+            return self.stream_reply(api, served, trace, headers)
+        payload = to_dict(served.result)
+        payload["model"] = served.model.id
+        usage = wire.usage_tokens(api, payload.get("usage"))
+        await self.record(trace, 200, served.model, served.tried, usage)
+        return JSONResponse(payload, headers=headers)
+
+    def stream_reply(self, api: ApiKind, served: Served, trace: Trace, headers: dict[str, str]) -> Response:
+        outcome = StreamOutcome()
+
+        async def body() -> Any:
+            try:
+                async for chunk in relay(api, served, served.model.id, outcome):
+                    yield chunk
+            finally:
+                status = 200 if outcome.error is None else 502
+                usage = (outcome.tokens_in, outcome.tokens_out)
+                await asyncio.shield(self.record(trace, status, served.model, served.tried, usage))
+
+        headers = {**headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
+        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+    def decision_headers(self, decision: RoutingDecision, served: Served) -> dict[str, str]:
+        reason = list(decision.reason)
+        if served.tried:
+            reason.append(f"fell back past {', '.join(served.tried)} to {served.model.id}")
+        headers = {
+            "x-autotier-tier": decision.tier or "none",
+            "x-autotier-model": served.model.id,
+            "x-autotier-reason": header_safe(" | ".join(reason), self.settings.reason_header_max),
+        }
+        if served.tried:
+            headers["x-autotier-fallbacks"] = header_safe(",".join(served.tried), 512)
+        return headers
+
+    # ---- bookkeeping ------------------------------------------------------------------
+    async def record(self, trace: Trace, status: int, model: Model | None,
+                     tried: tuple[str, ...], usage: tuple[int, int] = (0, 0)) -> None:
+        api_label = trace.api.value
+        self.metrics.requests.labels(api_label, str(status)).inc()
+        decision = trace.decision
+        cost = model.cost_usd(*usage) if model is not None else 0.0
+        row = UsageRow(
+            account_id=trace.account_id, api=api_label, tier=decision.tier if decision else None,
+            requested_model=trace.requested if isinstance(trace.requested, str) else None,
+            resolved_model=model.id if model else None, fallbacks_tried=tuple(tried),
+            tokens_in=usage[0], tokens_out=usage[1], cost_usd=cost,
+            latency_ms=(time.monotonic() - trace.started) * 1000, status=status,
+            mode=trace.mode, session_id=trace.session_id,
+        )
+        try:
+            await asyncio.to_thread(self.ledger.record, row)
+        except Exception:  # noqa: BLE001 - a ledger failure must not fail the reply
+            log.exception("could not write the usage row")
+
+    async def error(self, api: ApiKind, exc: AutotierError, trace: Trace,
+                    headers: dict[str, str] | None = None, tried: tuple[str, ...] = ()) -> Response:
+        status = exc.status if 400 <= exc.status < 600 else 500
+        self.metrics.errors.labels(api.value, exc.code).inc()
+        await self.record(trace, status, None, tried)
+        extra = dict(headers or {})
+        if trace.decision is not None:
+            extra["x-autotier-tier"] = trace.decision.tier or "none"
+        return JSONResponse(wire.error_body(api, status, exc.code, exc.message), status_code=status,
+                            headers=extra)

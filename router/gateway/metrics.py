@@ -1,0 +1,38 @@
+"""Prometheus metrics of one gateway app (its own registry, so tests can build many)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class GatewayMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "autotier_requests", "Requests by API and HTTP status", ["api", "status"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "autotier_errors", "Error replies by API and error code", ["api", "code"],
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "autotier_routing_decisions", "Routing decisions by tier and resolved model",
+            ["tier", "model"], registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "autotier_fallbacks", "Fallbacks taken after a retryable upstream failure",
+            ["from_model", "status"], registry=self.registry,
+        )
+        self.upstream_latency = Histogram(
+            "autotier_upstream_latency_seconds",
+            "Time to the upstream's answer (streams: to its first event)", ["model"],
+            registry=self.registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,64 @@
+"""Catalog and tier files reload on change or SIGHUP; a bad file keeps the old config."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.gateway.conftest import start_gateway
+
+ROUTE = {"model": "kilo-auto/open", "messages": [{"role": "user", "content": "hi"}]}
+
+
+def _wait_for(predicate, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def reloading(mock_upstream_process, tmp_path):
+    with start_gateway(mock_upstream_process, tmp_path, "--reload-poll", "0.2") as handle:
+        yield handle
+
+
+def _open_model(gw) -> str:
+    return gw.post("/v1/route", ROUTE, headers={"x-kilocode-mode": "code"}).json()["model"]
+
+
+def test_tiers_file_change_is_picked_up_and_bad_file_is_rejected(reloading):
+    tiers = reloading.data_dir / "tiers.yaml"
+    original = tiers.read_text()
+    assert _open_model(reloading) == "minimax/minimax-m2.7"
+    tiers.write_text(original.replace("model: minimax/minimax-m2.7", "model: deepseek/deepseek-v3.2", 1))
+    _wait_for(lambda: _open_model(reloading) == "deepseek/deepseek-v3.2")
+    tiers.write_text(original.replace("model: minimax/minimax-m2.7", "model: no/such-model", 1))
+    _wait_for(lambda: reloading.post("/v1/route", ROUTE).status_code == 200
+              and "no/such-model" in (reloading_ready(reloading).get("config_error") or ""))
+    assert _open_model(reloading) == "deepseek/deepseek-v3.2"  # previous config still live
+    tiers.write_text("tiers: [")  # not even YAML
+    _wait_for(lambda: "yaml" in (reloading_ready(reloading).get("config_error") or "").lower()
+              or "tiers.yaml" in (reloading_ready(reloading).get("config_error") or ""))
+    assert _open_model(reloading) == "deepseek/deepseek-v3.2"
+
+
+def reloading_ready(gw) -> dict:
+    import httpx
+
+    return httpx.get(gw.url + "/readyz", timeout=5).json()
+
+
+def test_sighup_reloads(mock_upstream_process, tmp_path):
+    with start_gateway(mock_upstream_process, tmp_path, "--reload-poll", "3600") as gw:
+        version = reloading_ready(gw)["config_version"]
+        tiers = gw.data_dir / "tiers.yaml"
+        tiers.write_text(tiers.read_text().replace("model: minimax/minimax-m2.7", "model: moonshotai/kimi-k2.5", 1))
+        os.kill(gw.process.process.pid, signal.SIGHUP)
+        _wait_for(lambda: reloading_ready(gw)["config_version"] > version)
+        assert _open_model(gw) == "moonshotai/kimi-k2.5"
