@@ -26,15 +26,17 @@ def _strip_chat(messages: list[Any]) -> list[Any]:
     return out
 
 
+def _is_reasoning_block(block: Any) -> bool:
+    kind = block.get("type") if isinstance(block, dict) else None
+    return isinstance(kind, str) and kind in MESSAGES_REASONING_BLOCKS
+
+
 def _strip_messages(messages: list[Any]) -> list[Any]:
     out = []
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list) and message.get("role") == "assistant":
-            kept = [
-                b for b in content
-                if not (isinstance(b, dict) and isinstance(b.get("type"), str) and b["type"] in MESSAGES_REASONING_BLOCKS)
-            ]
+            kept = [b for b in content if not _is_reasoning_block(b)]
             if len(kept) != len(content):
                 message = {**message, "content": kept}
         out.append(message)
