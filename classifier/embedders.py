@@ -43,8 +43,8 @@ class EmbedderError(Exception):
         self.message = message
 
 
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """Read and check ``embedder.json`` in folder ``path``.
+def read_manifest(path: str | Path, expected_kind: str | None = None) -> dict[str, Any]:
+    """Read and check ``embedder.json`` in folder ``path`` (and its kind when expected).
 
     Raises ``EmbedderError`` (``missing_manifest`` / ``bad_manifest``) naming the file.
     """
@@ -73,6 +73,12 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         raise EmbedderError("bad_manifest", f"{manifest_path}: kind: must be one of {KINDS}, got {manifest['kind']!r}")
     if manifest["dim"] <= 0:
         raise EmbedderError("bad_manifest", f"{manifest_path}: dim: must be > 0")
+    if expected_kind is not None and manifest["kind"] != expected_kind:
+        raise EmbedderError(
+            "bad_manifest",
+            f"{manifest_path}: kind is {manifest['kind']!r}, expected {expected_kind!r} "
+            "(use load_embedder to dispatch on kind)",
+        )
     return manifest
 
 
@@ -126,13 +132,7 @@ class StaticEmbedder:
 
     def __init__(self, path: str | Path, *, max_tokens: int | None = None) -> None:
         self.path = Path(path)
-        manifest = read_manifest(self.path)
-        if manifest["kind"] != "static":
-            raise EmbedderError(
-                "bad_manifest",
-                f"{self.path / MANIFEST_NAME}: kind is {manifest['kind']!r}, "
-                "expected 'static' (use load_embedder to dispatch on kind)",
-            )
+        manifest = read_manifest(self.path, "static")
         self.manifest = manifest
         self.name: str = manifest["name"]
         self.dim: int = manifest["dim"]
@@ -231,13 +231,7 @@ class OnnxEmbedder:
         import onnxruntime as ort  # lazy: static-only serving never pays for it
 
         self.path = Path(path)
-        manifest = read_manifest(self.path)
-        if manifest["kind"] != "onnx":
-            raise EmbedderError(
-                "bad_manifest",
-                f"{self.path / MANIFEST_NAME}: kind is {manifest['kind']!r}, "
-                "expected 'onnx' (use load_embedder to dispatch on kind)",
-            )
+        manifest = read_manifest(self.path, "onnx")
         if intra_op_threads < 1 or batch_size < 1:
             raise ValueError("intra_op_threads and batch_size must be >= 1")
         self.manifest = manifest

@@ -216,6 +216,14 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / "embedder.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
+def record_fidelity(folder: Path, report: dict[str, Any]) -> None:
+    """Store a fidelity check in the folder's manifest and print it."""
+    manifest = json.loads((folder / "embedder.json").read_text(encoding="utf-8"))
+    manifest["fidelity"] = report
+    write_manifest(folder, manifest)
+    print(json.dumps(report, indent=2))
+
+
 def load_prompts(path: str | Path = DEFAULT_PROMPTS, limit: int | None = None) -> list[str]:
     """``prompt`` (or ``turns[0].content``) of each JSONL row, non-empty, file order."""
     path = Path(path)
@@ -327,10 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_check:
         report = check_against_teacher(out, load_prompts(args.prompts, args.n_check))
         report["prompts"] = f"{args.prompts.parent.name}/{args.prompts.name} (first {args.n_check})"
-        manifest = json.loads((out / "embedder.json").read_text(encoding="utf-8"))
-        manifest["fidelity"] = report
-        write_manifest(out, manifest)
-        print(json.dumps(report, indent=2))
+        record_fidelity(out, report)
     return 0
 
 

@@ -34,6 +34,7 @@ from training.distill import (
     load_prompts,
     minilm_path,
     package_versions,
+    record_fidelity,
     sha256,
     source_description,
     teacher_embeddings,
@@ -203,10 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "prompts": f"{args.prompts.parent.name}/{args.prompts.name} (first {args.n_check})",
             **cosine_to_torch(out, load_prompts(args.prompts, args.n_check)),
         }
-        manifest = json.loads((out / "embedder.json").read_text(encoding="utf-8"))
-        manifest["fidelity"] = report
-        write_manifest(out, manifest)
-        print(json.dumps(report, indent=2))
+        record_fidelity(out, report)
     return 0
 
 
