@@ -9,7 +9,7 @@ Imports numpy, tokenizers and onnxruntime only; never torch, scikit-learn or MLf
 """
 
 from classifier.errors import ArtefactError, ClassifierError, RequestError, TaxonomyError
-from classifier.features import Featuriser, Features, Session, parse_request
+from classifier.features import Features, Featuriser, Session, parse_request
 from classifier.model import Classifier, Prediction, load
 from classifier.taxonomy import Taxonomy, load_taxonomy
 

@@ -69,9 +69,7 @@ def resolve_artefact(location: str | os.PathLike[str] | None) -> Path:
     else:
         path = Path(location)
     if not (path / MANIFEST).is_file():
-        raise ArtefactError(
-            f"{path}: no {MANIFEST}; train one with `autotier train --export {path}`"
-        )
+        raise ArtefactError(f"{path}: no {MANIFEST}; train one with `autotier train --export {path}`")
     return path
 
 

@@ -25,8 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="autotier classify", description=__doc__.split("\n\n")[0])
     ap.add_argument("--input", required=True, help="JSONL of requests ('-' for stdin)")
     ap.add_argument("--output", required=True, help="JSONL to write ('-' for stdout)")
-    ap.add_argument("--model", default=None,
-                    help="artefact folder or models:/ URI (default: the shipped artefact)")  # fmt: skip
+    ap.add_argument("--model", default=None, help="artefact folder or models:/ URI (default: the shipped artefact)")
     ap.add_argument("--batch-size", type=int, default=256)
     return ap
 
@@ -82,9 +81,11 @@ def main(argv: list[str] | None = None) -> int:
         for row, res in zip(rows, results, strict=True):
             out.write(json.dumps({**row, **res}, ensure_ascii=False) + "\n")
     failed = len(rows) - len(good)
-    print(f"classified {len(good)} request(s) -> {args.output}"
-          + (f"; {failed} line(s) had no user text (see 'error')" if failed else ""),
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"classified {len(good)} request(s) -> {args.output}"
+        + (f"; {failed} line(s) had no user text (see 'error')" if failed else ""),
+        file=sys.stderr,
+    )
     return 0
 
 

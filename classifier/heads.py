@@ -12,7 +12,6 @@ import numpy as np
 
 from classifier.errors import ArtefactError
 
-
 N_EMBEDDED_TEXTS = 3  # latest turn, context, instruction (classifier.features.Features)
 
 
@@ -31,16 +30,11 @@ def softmax(z: np.ndarray) -> np.ndarray:
 class LinearHead:
     """One calibrated head: `predict_proba(X) = softmax((X @ W.T + b) / temperature)`."""
 
-    def __init__(
-        self, weight: np.ndarray, bias: np.ndarray, labels: list[str], temperature: float = 1.0
-    ) -> None:
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, labels: list[str], temperature: float = 1.0) -> None:
         weight = np.asarray(weight, dtype=np.float32)
         bias = np.asarray(bias, dtype=np.float32)
         if weight.ndim != 2 or bias.shape != (weight.shape[0],) or len(labels) != weight.shape[0]:
-            raise ArtefactError(
-                f"head shapes disagree: weight {weight.shape}, bias {bias.shape}, "
-                f"{len(labels)} labels"
-            )
+            raise ArtefactError(f"head shapes disagree: weight {weight.shape}, bias {bias.shape}, {len(labels)} labels")
         if not temperature > 0:
             raise ArtefactError(f"head temperature must be > 0, got {temperature}")
         # Fold the temperature in once; W is stored transposed for a contiguous matmul.

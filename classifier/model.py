@@ -18,7 +18,7 @@ from classifier.artefact import (
     resolve_artefact,
 )
 from classifier.errors import ArtefactError
-from classifier.features import Featuriser, Features
+from classifier.features import Features, Featuriser
 from classifier.heads import N_EMBEDDED_TEXTS, Heads, feature_matrix
 from classifier.taxonomy import Taxonomy, load_taxonomy
 
@@ -50,9 +50,7 @@ class Prediction:
         return asdict(self)
 
 
-def features_to_matrix(
-    embed: Callable[[list[str]], np.ndarray], dim: int, feats: list[Features]
-) -> np.ndarray:
+def features_to_matrix(embed: Callable[[list[str]], np.ndarray], dim: int, feats: list[Features]) -> np.ndarray:
     """[emb(latest), emb(context), emb(instruction), numeric] rows; training uses it too.
 
     An empty context embeds to zeros; an empty instruction reuses the latest turn's row.
@@ -120,7 +118,7 @@ class Classifier:
         """(route-key probabilities, difficulty probabilities) for a feature matrix."""
         return self.heads.route.predict_proba(x), self.heads.difficulty.predict_proba(x)
 
-    def _decode(self, rp: np.ndarray, dp: np.ndarray) -> Prediction:
+    def decode(self, rp: np.ndarray, dp: np.ndarray) -> Prediction:
         tp = rp @ self._group
         t = int(tp.argmax())
         members = self._type_slices[t]
@@ -144,21 +142,17 @@ class Classifier:
         Raises classifier.RequestError when the request holds no user text.
         """
         rp, dp = self.predict_proba(self.features([request]))
-        return self._decode(rp[0], dp[0])
+        return self.decode(rp[0], dp[0])
 
-    def predict_many(
-        self, requests: list[dict[str, Any]], batch_size: int = 256
-    ) -> list[Prediction]:
+    def predict_many(self, requests: list[dict[str, Any]], batch_size: int = 256) -> list[Prediction]:
         out: list[Prediction] = []
         for start in range(0, len(requests), batch_size):
             rp, dp = self.predict_proba(self.features(requests[start : start + batch_size]))
-            out.extend(self._decode(rp[i], dp[i]) for i in range(len(rp)))
+            out.extend(self.decode(rp[i], dp[i]) for i in range(len(rp)))
         return out
 
 
-def load(
-    location: str | os.PathLike[str] | None = None, embedder: Embedder | None = None
-) -> Classifier:
+def load(location: str | os.PathLike[str] | None = None, embedder: Embedder | None = None) -> Classifier:
     """Load a classifier: None = the shipped default, a folder, or a `models:/` URI.
 
     `embedder` overrides the artefact's own (tests, or an embedder already in memory).

@@ -29,8 +29,7 @@ from training.sources import LOADERS, REPO_ROOT, RawRow, SourceError, load_sourc
 
 DEFAULT_LABELS_DIR = REPO_ROOT / "data" / "labels"
 CSV_HEADER = ["source", "row_id", "route_key", "difficulty", "label_method", "difficulty_method", "note"]
-DIFFICULTY_METHODS = {"hand", "swebench_time_bucket", "debugbench_level", "math_level",
-                      "model_failure_share"}  # fmt: skip
+DIFFICULTY_METHODS = {"hand", "swebench_time_bucket", "debugbench_level", "math_level", "model_failure_share"}
 PRIORITY = {"hand": 0, "weak": 1, "synthetic": 2}
 VAL_FRACTION = 0.25
 SYNTHETIC_CAP = 0.25
@@ -95,17 +94,12 @@ def _check_labels(rec: dict[str, Any], taxonomy: Taxonomy, where: str, errors: l
         errors.append(f"{where}: route_key {rec.get('route_key')!r} is not in taxonomy.yaml")
         ok = False
     if rec.get("difficulty") not in taxonomy.difficulty_names:
-        errors.append(
-            f"{where}: difficulty {rec.get('difficulty')!r} must be one of "
-            f"{taxonomy.difficulty_names}"
-        )
+        errors.append(f"{where}: difficulty {rec.get('difficulty')!r} must be one of {taxonomy.difficulty_names}")
         ok = False
     return ok
 
 
-def read_label_csv(
-    path: Path, taxonomy: Taxonomy, raw: dict[str, RawRow], errors: list[str]
-) -> list[Example]:
+def read_label_csv(path: Path, taxonomy: Taxonomy, raw: dict[str, RawRow], errors: list[str]) -> list[Example]:
     """Rows of one label CSV joined with `raw` (row id -> RawRow of that file's source)."""
     out: list[Example] = []
     with path.open(encoding="utf-8", newline="") as fh:
@@ -137,9 +131,18 @@ def read_label_csv(
                 errors.append(f"{where}: row_id {rec['row_id']!r} not found in source {path.stem}")
                 ok = False
             if ok and row is not None:
-                out.append(Example(rec["source"], rec["row_id"], request_of(row), rec["route_key"],
-                                   rec["difficulty"], rec["label_method"], rec["difficulty_method"],
-                                   where))  # fmt: skip
+                out.append(
+                    Example(
+                        rec["source"],
+                        rec["row_id"],
+                        request_of(row),
+                        rec["route_key"],
+                        rec["difficulty"],
+                        rec["label_method"],
+                        rec["difficulty_method"],
+                        where,
+                    )
+                )
     return out
 
 
@@ -169,9 +172,18 @@ def read_synthetic(path: Path, taxonomy: Taxonomy, errors: list[str]) -> list[Ex
                 errors.append(f"{where}: messages unusable: {exc}")
                 ok = False
             if ok:
-                out.append(Example("synthetic", str(rec["id"]), request, rec["route_key"],
-                                   rec["difficulty"], "synthetic",
-                                   rec.get("difficulty_method", "hand"), where))  # fmt: skip
+                out.append(
+                    Example(
+                        "synthetic",
+                        str(rec["id"]),
+                        request,
+                        rec["route_key"],
+                        rec["difficulty"],
+                        "synthetic",
+                        rec.get("difficulty_method", "hand"),
+                        where,
+                    )
+                )
     return out
 
 
@@ -221,12 +233,30 @@ def assign_splits(examples: list[Example], val_fraction: float = VAL_FRACTION) -
         ex.split = "dropped"
 
 
+def with_bare_views(examples: list[Example], share: float) -> list[Example]:
+    """Copies of the examples where about `share` of the synthetic sessions are reduced to
+    their latest user turn as a bare prompt (chosen by stable hash).
+
+    Synthetic sessions carry system prompts and tools that real training rows lack; without
+    bare views the heads could learn "has tools" instead of the task.
+    """
+    out = []
+    for ex in examples:
+        if ex.label_method == "synthetic" and int(_rank(ex.key)[:8], 16) / 0xFFFFFFFF < share:
+            latest = parse_request(ex.request).latest_user
+            ex = Example(**{**ex.__dict__, "request": {"prompt": latest}})
+        out.append(ex)
+    return out
+
+
 def dataset_hash(examples: list[Example]) -> str:
     h = hashlib.sha256()
     for ex in sorted(examples, key=lambda e: e.key):
         text = json.dumps(ex.request, sort_keys=True, ensure_ascii=False)
-        h.update(f"{ex.key}\t{ex.route_key}\t{ex.difficulty}\t{ex.label_method}\t{ex.split}\t"
-                 f"{hashlib.sha256(text.encode()).hexdigest()}\n".encode())  # fmt: skip
+        h.update(
+            f"{ex.key}\t{ex.route_key}\t{ex.difficulty}\t{ex.label_method}\t{ex.split}\t"
+            f"{hashlib.sha256(text.encode()).hexdigest()}\n".encode()
+        )
     return h.hexdigest()
 
 

@@ -36,9 +36,7 @@ def text_hash(text: str) -> str:
 class EmbeddingCache:
     """`embed(texts)` returns the cached rows, embedding (in batches) only the new texts."""
 
-    def __init__(
-        self, embedder: Embedder, cache_dir: Path | None = DEFAULT_CACHE_DIR, batch_size: int = 64
-    ) -> None:
+    def __init__(self, embedder: Embedder, cache_dir: Path | None = DEFAULT_CACHE_DIR, batch_size: int = 64) -> None:
         self.embedder = embedder
         self.batch_size = batch_size
         self._store: dict[str, np.ndarray] = {}
@@ -55,8 +53,9 @@ class EmbeddingCache:
         todo = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._store}
         if todo:
             items = list(todo.items())
-            bar = tqdm(total=len(items), desc=f"embed ({self.embedder.name})", unit="text",
-                       disable=not progress, leave=False)  # fmt: skip
+            bar = tqdm(
+                total=len(items), desc=f"embed ({self.embedder.name})", unit="text", disable=not progress, leave=False
+            )
             for start in range(0, len(items), self.batch_size):
                 chunk = items[start : start + self.batch_size]
                 vecs = np.asarray(self.embedder.embed([t for _, t in chunk]), dtype=np.float32)

@@ -42,26 +42,21 @@ def _scores(y_true: list[str], y_pred: list[str]) -> dict[str, float]:
 
 def per_class_table(y_true: list[str], y_pred: list[str]) -> list[dict[str, Any]]:
     labels = sorted(set(y_true) | set(y_pred))
-    p, r, f, s = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0
-    )
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return [
-        {"label": lab, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-         "support": int(s[i])}
+        {"label": lab, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i, lab in enumerate(labels)
-    ]  # fmt: skip
+    ]
 
 
-def evaluate(
-    clf: Classifier, examples: list[Example], x: np.ndarray | None = None
-) -> dict[str, Any]:
+def evaluate(clf: Classifier, examples: list[Example], x: np.ndarray | None = None) -> dict[str, Any]:
     """Scores of `clf` on examples (features `x` may be given to skip featurisation)."""
     if x is None:
         x = clf.features([e.request for e in examples]) if examples else None
     if not examples or x is None:
         return {"n": 0}
     rp, dp = clf.predict_proba(x)
-    preds = [clf._decode(rp[i], dp[i]) for i in range(len(examples))]
+    preds = [clf.decode(rp[i], dp[i]) for i in range(len(examples))]
     truth = {
         "route_key": [e.route_key for e in examples],
         "task_type": [e.task_type for e in examples],
@@ -89,9 +84,7 @@ def evaluate(
     for src, idx in sorted(by_source.items()):
         per_source[src]["n"] = len(idx)
         for axis in truth:
-            per_source[src][f"{axis}_accuracy"] = float(
-                np.mean([truth[axis][i] == guess[axis][i] for i in idx])
-            )
+            per_source[src][f"{axis}_accuracy"] = float(np.mean([truth[axis][i] == guess[axis][i] for i in idx]))
     tables = {axis: per_class_table(truth[axis], guess[axis]) for axis in truth}
     return {
         "metrics": metrics,
@@ -103,14 +96,9 @@ def evaluate(
     }
 
 
-def plot_confusion(
-    truth: list[str], pred: list[str], labels: list[str], path: Path, title: str
-) -> None:
+def plot_confusion(truth: list[str], pred: list[str], labels: list[str], path: Path, title: str) -> None:
     """Row-normalised confusion matrix (rows: true label) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
     idx = {lab: i for i, lab in enumerate(labels)}
     m = np.zeros((len(labels), len(labels)), dtype=np.int64)
@@ -118,22 +106,29 @@ def plot_confusion(
         m[idx[t], idx[p]] += 1
     norm = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     size = max(5.0, 0.45 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    fig = Figure(figsize=(size + 1, size))
+    ax = fig.subplots()
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     for i in range(len(labels)):
         for j in range(len(labels)):
             if m[i, j]:
-                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if norm[i, j] > 0.5 else "black")  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    str(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.04)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def sample_request(chars: int = 1000) -> dict[str, Any]:

@@ -92,9 +92,12 @@ def write_artefact(
         "difficulties": heads.difficulty.labels,
         "taxonomy_sha256": taxonomy.sha256,
         "embedder": {"name": embedder.name, "dim": embedder.dim, "path": EMBEDDER_DIR},
-        "features": {**featuriser.config(), "numeric_names": featuriser.numeric_names},
-        "temperatures": {"route": heads.route.temperature,
-                         "difficulty": heads.difficulty.temperature},  # fmt: skip
+        "features": {
+            **featuriser.config(),
+            # structural features by name; the hashed bag of words follows (bow_dim slots)
+            "numeric_names": [n for n in featuriser.numeric_names if not n.startswith("bow_")],
+        },
+        "temperatures": {"route": heads.route.temperature, "difficulty": heads.difficulty.temperature},
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         **(extra or {}),

@@ -32,9 +32,7 @@ def featurise(
 ) -> np.ndarray:
     """Feature matrix for examples, the same path serving takes (classifier.model)."""
     feats = [featuriser(e.request) for e in examples]
-    return features_to_matrix(
-        lambda texts: cache.embed(texts, progress=progress), cache.embedder.dim, feats
-    )
+    return features_to_matrix(lambda texts: cache.embed(texts, progress=progress), cache.embedder.dim, feats)
 
 
 def fit_logistic(
@@ -146,8 +144,13 @@ class HeadTrainer:
     reports: dict[str, HeadReport] = field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
-        return {"cs": list(self.cs), "class_weight": self.class_weight, "folds": self.folds,
-                "calibrate": self.calibrate, "seed": self.seed}  # fmt: skip
+        return {
+            "cs": list(self.cs),
+            "class_weight": self.class_weight,
+            "folds": self.folds,
+            "calibrate": self.calibrate,
+            "seed": self.seed,
+        }
 
     def fit(
         self,
@@ -163,8 +166,9 @@ class HeadTrainer:
             ("difficulty", y_difficulty, difficulty_labels),
         ):
             if len(self.cs) > 1 or self.calibrate:
-                rep = cross_validate(x, y, len(labels), self.cs, self.class_weight,
-                                     self.folds, self.seed, name, self.progress)  # fmt: skip
+                rep = cross_validate(
+                    x, y, len(labels), self.cs, self.class_weight, self.folds, self.seed, name, self.progress
+                )
                 self.reports[name] = rep
                 c, t = rep.best_c, (rep.temperature if self.calibrate else 1.0)
             else:

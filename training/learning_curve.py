@@ -46,12 +46,13 @@ def learning_curve(
         wd, bd = fit_logistic(x_train[idx], y_diff[idx], len(diff_labels), c_diff, class_weight)
         heads = Heads(LinearHead(wr, br, route_labels), LinearHead(wd, bd, diff_labels))
         m = score(heads, x_val)
-        points.append({
-            "fraction": frac,
-            "n_train": int(len(idx)),
-            **{k: float(m[k]) for k in
-               ("route_key_accuracy", "task_type_accuracy", "difficulty_accuracy")},
-        })  # fmt: skip
+        points.append(
+            {
+                "fraction": frac,
+                "n_train": int(len(idx)),
+                **{k: float(m[k]) for k in ("route_key_accuracy", "task_type_accuracy", "difficulty_accuracy")},
+            }
+        )
     return points
 
 
@@ -64,8 +65,9 @@ def verdict(points: list[dict[str, float]], threshold: float = 0.01) -> str:
     if half is last or half["n_train"] == last["n_train"]:
         return "too few points for a verdict"
     doublings = float(np.log2(last["n_train"] / half["n_train"]))
-    gains = {k: (last[k] - half[k]) / doublings
-             for k in ("route_key_accuracy", "task_type_accuracy", "difficulty_accuracy")}  # fmt: skip
+    gains = {
+        k: (last[k] - half[k]) / doublings for k in ("route_key_accuracy", "task_type_accuracy", "difficulty_accuracy")
+    }
     text = ", ".join(f"{k.replace('_accuracy', '')} {v:+.3f}" for k, v in gains.items())
     if max(gains["route_key_accuracy"], gains["task_type_accuracy"]) >= threshold:
         return f"still rising: more labels would help (gain per doubling: {text})"
@@ -73,15 +75,13 @@ def verdict(points: list[dict[str, float]], threshold: float = 0.01) -> str:
 
 
 def write_learning_curve(points: list[dict[str, float]], folder: Path) -> tuple[Path, Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
     folder.mkdir(parents=True, exist_ok=True)
     js = folder / "learning_curve.json"
     js.write_text(json.dumps({"points": points, "verdict": verdict(points)}, indent=2) + "\n")
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     n = [p["n_train"] for p in points]
     for key in ("task_type_accuracy", "route_key_accuracy", "difficulty_accuracy"):
         ax.plot(n, [p[key] for p in points], marker="o", label=key.replace("_accuracy", ""))
@@ -94,5 +94,4 @@ def write_learning_curve(points: list[dict[str, float]], folder: Path) -> tuple[
     fig.tight_layout()
     png = folder / "learning_curve.png"
     fig.savefig(png, dpi=110)
-    plt.close(fig)
     return js, png

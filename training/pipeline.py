@@ -17,7 +17,7 @@ from classifier.features import Featuriser
 from classifier.heads import Heads, LinearHead
 from classifier.model import Classifier, Embedder
 from classifier.taxonomy import Taxonomy, load_taxonomy
-from training.dataset import DEFAULT_LABELS_DIR, Dataset, build_dataset
+from training.dataset import DEFAULT_LABELS_DIR, Dataset, build_dataset, with_bare_views
 from training.embedding_cache import DEFAULT_CACHE_DIR, EmbeddingCache
 from training.evaluate import evaluate, measure_latency, plot_confusion, sample_request
 from training.export import copy_artefact, git_commit, write_artefact
@@ -55,6 +55,7 @@ class TrainConfig:
     track: bool = True
     curve: bool = True
     latency_n: int = 1000
+    synthetic_bare_share: float = 0.33
     run_dir: Path | None = None
     cache_dir: Path | None = DEFAULT_CACHE_DIR
     trainer: HeadTrainer = field(default_factory=HeadTrainer)
@@ -86,23 +87,37 @@ def _uncalibrated(heads: Heads) -> Heads:
     )
 
 
-def _write_reports(
-    folder: Path, report: dict[str, Any], clf: Classifier, taxonomy: Taxonomy, extra: dict
-) -> None:
+def _write_reports(folder: Path, report: dict[str, Any], clf: Classifier, taxonomy: Taxonomy, extra: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     body = {k: report[k] for k in ("metrics", "per_source", "per_class")} | extra
     (folder / "evaluation.json").write_text(json.dumps(body, indent=2) + "\n")
     truth, pred = report["truth"], report["pred"]
-    plot_confusion(truth["task_type"], pred["task_type"], taxonomy.task_type_names,
-                   folder / "confusion_task_type.png", "Task type (validation)")  # fmt: skip
-    plot_confusion(truth["route_key"], pred["route_key"], taxonomy.route_keys,
-                   folder / "confusion_route_key.png", "Route key (validation)")  # fmt: skip
-    plot_confusion(truth["difficulty"], pred["difficulty"], taxonomy.difficulty_names,
-                   folder / "confusion_difficulty.png", "Difficulty (validation)")  # fmt: skip
+    plot_confusion(
+        truth["task_type"],
+        pred["task_type"],
+        taxonomy.task_type_names,
+        folder / "confusion_task_type.png",
+        "Task type (validation)",
+    )
+    plot_confusion(
+        truth["route_key"],
+        pred["route_key"],
+        taxonomy.route_keys,
+        folder / "confusion_route_key.png",
+        "Route key (validation)",
+    )
+    plot_confusion(
+        truth["difficulty"],
+        pred["difficulty"],
+        taxonomy.difficulty_names,
+        folder / "confusion_difficulty.png",
+        "Difficulty (validation)",
+    )
 
 
-def flat_metrics(report: dict[str, Any], cv: dict[str, Any], latency: dict[str, float],
-                 uncal: dict[str, Any]) -> dict[str, float]:  # fmt: skip
+def flat_metrics(
+    report: dict[str, Any], cv: dict[str, Any], latency: dict[str, float], uncal: dict[str, Any]
+) -> dict[str, float]:
     out = {f"val_{k}": float(v) for k, v in report["metrics"].items()}
     for src, m in report["per_source"].items():
         for k, v in m.items():
@@ -122,7 +137,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     t0 = time.perf_counter()
     taxonomy = load_taxonomy(cfg.taxonomy_path)
     ds = build_dataset(taxonomy, cfg.labels_dir, cfg.data_root, cfg.strict, cfg.subset)
-    train_rows, val_rows = ds.train, ds.val
+    train_rows = with_bare_views(ds.train, cfg.synthetic_bare_share)
+    val_rows = ds.val
     if not train_rows or not val_rows:
         raise ValueError(f"need training and validation rows, got {len(train_rows)} / {len(val_rows)}")
     embedder = resolve_embedder(cfg.embedder)
@@ -136,8 +152,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     heads = trainer.fit(x_tr, y_route, y_diff, routes, diffs)
     clf = Classifier(embedder, heads, cfg.featuriser, taxonomy)
     report = evaluate(clf, val_rows, x_val)
-    uncal = evaluate(Classifier(embedder, _uncalibrated(heads), cfg.featuriser, taxonomy),
-                     val_rows, x_val)["metrics"]  # fmt: skip
+    uncal = evaluate(Classifier(embedder, _uncalibrated(heads), cfg.featuriser, taxonomy), val_rows, x_val)["metrics"]
     latency = measure_latency(clf, sample_request(1000), cfg.latency_n)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     run_dir = cfg.run_dir or REPO_ROOT / ".cache" / "runs" / f"{stamp}-{embedder.name}"
@@ -150,12 +165,27 @@ def train(cfg: TrainConfig) -> TrainResult:
 
         c_route = trainer.reports["route"].best_c if "route" in trainer.reports else trainer.cs[0]
         c_diff = trainer.reports["difficulty"].best_c if "difficulty" in trainer.reports else trainer.cs[0]
-        points = learning_curve(x_tr, y_route, y_diff, x_val, score, routes, diffs, c_route,
-                                c_diff, trainer.class_weight, progress=cfg.progress)  # fmt: skip
+        points = learning_curve(
+            x_tr,
+            y_route,
+            y_diff,
+            x_val,
+            score,
+            routes,
+            diffs,
+            c_route,
+            c_diff,
+            trainer.class_weight,
+            progress=cfg.progress,
+        )
         write_learning_curve(points, report_dir)
     metrics = flat_metrics(report, trainer.reports, latency, uncal)
-    extra = {"dataset": ds.stats, "latency": latency, "learning_curve_verdict": verdict(points)
-             if points else None, "warnings": ds.warnings[:200]}  # fmt: skip
+    extra = {
+        "dataset": ds.stats,
+        "latency": latency,
+        "learning_curve_verdict": verdict(points) if points else None,
+        "warnings": ds.warnings[:200],
+    }
     _write_reports(report_dir, report, clf, taxonomy, extra)
     manifest_extra = {
         "dataset_sha256": ds.sha256,
@@ -165,23 +195,32 @@ def train(cfg: TrainConfig) -> TrainResult:
         "per_source": report["per_source"],
         "trainer": trainer.params(),
     }
-    artefact_dir = write_artefact(run_dir / "artefact", heads, cfg.featuriser, taxonomy,
-                                  embedder, manifest_extra)  # fmt: skip
+    artefact_dir = write_artefact(run_dir / "artefact", heads, cfg.featuriser, taxonomy, embedder, manifest_extra)
     result = TrainResult(ds, clf, metrics, report, artefact_dir, report_dir, points)
     if cfg.track:
         from training.tracking import log_training
 
         params = {
-            "embedder": embedder.name, "embedder_dim": embedder.dim, "subset": cfg.subset,
-            "n_train": len(train_rows), "n_val": len(val_rows), "dataset_sha256": ds.sha256,
-            "taxonomy_sha256": taxonomy.sha256, "git_commit": git_commit(),
-            "rows_by_method": json.dumps(ds.stats["by_method"]), **trainer.params(),
+            "embedder": embedder.name,
+            "embedder_dim": embedder.dim,
+            "subset": cfg.subset,
+            "n_train": len(train_rows),
+            "n_val": len(val_rows),
+            "dataset_sha256": ds.sha256,
+            "taxonomy_sha256": taxonomy.sha256,
+            "git_commit": git_commit(),
+            "rows_by_method": json.dumps(ds.stats["by_method"]),
+            **trainer.params(),
+            "synthetic_bare_share": cfg.synthetic_bare_share,
             **{f"features_{k}": v for k, v in cfg.featuriser.config().items()},
-        }  # fmt: skip
-        tags = {"dataset_sha256": ds.sha256, "git_commit": git_commit(), "embedder": embedder.name,
-                "run_name": f"{embedder.name}-{stamp}"}  # fmt: skip
-        result.tracking = log_training(params, metrics, tags, artefact_dir, report_dir, val_rows,
-                                       promote=cfg.promote)  # fmt: skip
+        }
+        tags = {
+            "dataset_sha256": ds.sha256,
+            "git_commit": git_commit(),
+            "embedder": embedder.name,
+            "run_name": f"{embedder.name}-{stamp}",
+        }
+        result.tracking = log_training(params, metrics, tags, artefact_dir, report_dir, val_rows, promote=cfg.promote)
     if cfg.export is not None:
         copy_artefact(artefact_dir, Path(cfg.export))
     result.seconds = time.perf_counter() - t0

@@ -27,9 +27,7 @@ class Verdict:
     champion_score: float | None
 
 
-def promotion_verdict(
-    new: dict[str, Any], champion: dict[str, Any] | None, min_delta: float = 0.0
-) -> Verdict:
+def promotion_verdict(new: dict[str, Any], champion: dict[str, Any] | None, min_delta: float = 0.0) -> Verdict:
     """Promote when there is no champion or the new score beats it by more than min_delta."""
     new_score = gate_score(new)
     if champion is None:
@@ -37,7 +35,5 @@ def promotion_verdict(
     old = gate_score(champion)
     detail = ", ".join(f"{m} {float(new[m]):.4f} vs {float(champion[m]):.4f}" for m in GATE_METRICS)
     if new_score > old + min_delta:
-        return Verdict(True, f"promote: score {new_score:.4f} > champion {old:.4f} ({detail})",
-                       new_score, old)  # fmt: skip
-    return Verdict(False, f"keep champion: score {new_score:.4f} <= champion {old:.4f} "
-                   f"({detail})", new_score, old)  # fmt: skip
+        return Verdict(True, f"promote: score {new_score:.4f} > champion {old:.4f} ({detail})", new_score, old)
+    return Verdict(False, f"keep champion: score {new_score:.4f} <= champion {old:.4f} ({detail})", new_score, old)

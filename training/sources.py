@@ -43,10 +43,7 @@ def default_data_root() -> Path:
 def _open(root: Path, rel: str) -> Path:
     path = root / rel
     if not path.exists():
-        raise SourceError(
-            f"{path}: missing; fetch it from the origin listed in SOURCES.md or set "
-            "AUTOTIER_DATA_ROOT"
-        )
+        raise SourceError(f"{path}: missing; fetch it from the origin listed in SOURCES.md or set AUTOTIER_DATA_ROOT")
     return path
 
 

@@ -6,6 +6,7 @@ its artefacts in `mlruns/` beside the database file. MLflow is imported here onl
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,12 +107,11 @@ def log_training(
         source = mlflow.get_artifact_uri("classifier")
         do_promote = promote and verdict.promote
         mlflow.log_metric("promoted", float(do_promote))
-    try:
+    with contextlib.suppress(Exception):  # already registered
         client.create_registered_model(REGISTERED_MODEL)
-    except Exception:  # already registered
-        pass
-    mv = client.create_model_version(REGISTERED_MODEL, source=source, run_id=run.info.run_id,
-                                     tags={"dataset_sha256": tags.get("dataset_sha256", "")})  # fmt: skip
+    mv = client.create_model_version(
+        REGISTERED_MODEL, source=source, run_id=run.info.run_id, tags={"dataset_sha256": tags.get("dataset_sha256", "")}
+    )
     if do_promote:
         client.set_registered_model_alias(REGISTERED_MODEL, ALIAS, mv.version)
     return TrackingOutcome(run.info.run_id, str(mv.version), verdict, note, uri)

@@ -50,19 +50,33 @@ def stratified_sample(rows: Iterable[RawRow], n: int, stratum: Callable[[RawRow]
 def debugbench_rows(root: Path, n: int) -> list[list[str]]:
     rows = stratified_sample(iter_source("debugbench", root), n, lambda r: str(r.meta["level"]))
     return [
-        ["debugbench", r.row_id, "debugging/bug_fixing", DEBUGBENCH_LEVELS[r.meta["level"]],
-         "weak", "debugbench_level", f"level={r.meta['level']}"]
+        [
+            "debugbench",
+            r.row_id,
+            "debugging/bug_fixing",
+            DEBUGBENCH_LEVELS[r.meta["level"]],
+            "weak",
+            "debugbench_level",
+            f"level={r.meta['level']}",
+        ]
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def math500_rows(root: Path, n: int) -> list[list[str]]:
     rows = stratified_sample(iter_source("math500", root), n, lambda r: str(r.meta["level"]))
     return [
-        ["math500", r.row_id, "investigation/external_research", math_difficulty(r.meta["level"]),
-         "weak", "math_level", f"level={r.meta['level']}"]
+        [
+            "math500",
+            r.row_id,
+            "investigation/external_research",
+            math_difficulty(r.meta["level"]),
+            "weak",
+            "math_level",
+            f"level={r.meta['level']}",
+        ]
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def write_label_file(path: Path, rows: list[list[str]]) -> None:

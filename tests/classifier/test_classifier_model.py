@@ -22,8 +22,15 @@ def test_prediction_is_consistent(toy_classifier, taxonomy):
     type_prob = sum(v for k, v in p.route_probs.items() if k.startswith(p.task_type + "/"))
     assert p.task_type_probs[p.task_type] == pytest.approx(type_prob, abs=1e-5)
     assert p.task_type_probs[p.task_type] == max(p.task_type_probs.values())
-    assert set(p.to_dict()) >= {"task_type", "subtype", "route_key", "difficulty", "confidence",
-                                "route_probs", "difficulty_probs"}  # fmt: skip
+    assert set(p.to_dict()) >= {
+        "task_type",
+        "subtype",
+        "route_key",
+        "difficulty",
+        "confidence",
+        "route_probs",
+        "difficulty_probs",
+    }
 
 
 def test_toy_classes_are_learned(toy_classifier):
@@ -36,9 +43,8 @@ def test_all_shapes_predict_and_batch_matches_single(toy_classifier):
         {"prompt": "what is a queue in python"},
         {"messages": [{"role": "user", "content": "what is a queue in python"}], "mode": "ask"},
         {"input": "what is a queue in python", "instructions": "be brief"},
-        {"system": "agent", "messages": [{"role": "user", "content": [{"type": "text",
-                                                                     "text": "design a cache"}]}]},
-    ]  # fmt: skip
+        {"system": "agent", "messages": [{"role": "user", "content": [{"type": "text", "text": "design a cache"}]}]},
+    ]
     many = toy_classifier.predict_many(reqs, batch_size=3)
     for req, p in zip(reqs, many, strict=True):
         one = toy_classifier.predict(req)
@@ -54,8 +60,7 @@ def test_request_without_user_text_raises(toy_classifier):
 def _export(tmp_path, clf, taxonomy):
     from training.export import write_artefact
 
-    return write_artefact(tmp_path / "art", clf.heads, clf.featuriser, taxonomy, clf.embedder,
-                          {"dataset_sha256": "x"})  # fmt: skip
+    return write_artefact(tmp_path / "art", clf.heads, clf.featuriser, taxonomy, clf.embedder, {"dataset_sha256": "x"})
 
 
 def test_artefact_round_trip(tmp_path, toy_classifier, taxonomy, hashing_embedder_cls):

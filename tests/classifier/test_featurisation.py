@@ -32,8 +32,11 @@ SHAPES = {
             {"role": "user", "content": [{"type": "input_text", "text": "Write a CSV parser"}]},
             {"type": "function_call", "call_id": "c1", "name": "run", "arguments": "{}"},
             {"type": "function_call_output", "call_id": "c1", "output": "done"},
-            {"type": "message", "role": "user",
-             "content": [{"type": "input_text", "text": "Fix the failing login test"}]},
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Fix the failing login test"}],
+            },
         ],
         "tools": TOOLS,
     },
@@ -41,15 +44,13 @@ SHAPES = {
         "system": [{"type": "text", "text": "You are a coding agent."}],
         "messages": [
             {"role": "user", "content": "Write a CSV parser"},
-            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "run",
-                                               "input": {}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
-                                          "content": "ok"}]},
+            {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "run", "input": {}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
             {"role": "user", "content": [{"type": "text", "text": "Fix the failing login test"}]},
         ],
         "tools": TOOLS,
     },
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("shape", list(SHAPES))
@@ -75,10 +76,12 @@ def test_session_structure(shape, first, system, turns, tools, results, mode):
 
 
 def test_anthropic_tool_result_is_not_a_user_turn():
-    req = {"messages": [
-        {"role": "user", "content": "Run the test suite"},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x", "content": "3 failed"}]},
-    ]}  # fmt: skip
+    req = {
+        "messages": [
+            {"role": "user", "content": "Run the test suite"},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "x", "content": "3 failed"}]},
+        ]
+    }
     s = parse_request(req)
     assert s.latest_user == "Run the test suite"
     assert s.n_user_turns == 1 and s.n_tool_results == 1
@@ -100,8 +103,7 @@ def test_texts_carry_context_only_for_sessions():
 
 
 def test_environment_details_are_stripped():
-    s = parse_request({"prompt": "<task>add a flag</task>\n<environment_details>\nfiles: a.py\n"
-                                 "</environment_details>"})  # fmt: skip
+    s = parse_request({"prompt": "<task>add a flag</task>\n<environment_details>\nfiles: a.py\n</environment_details>"})
     assert s.latest_user == "<task>add a flag</task>"
 
 
@@ -134,8 +136,9 @@ def test_clip_keeps_head_and_tail():
     assert len(out) < 1100 and out.startswith("A") and out.endswith("END")
 
 
-@pytest.mark.parametrize("request_", [{}, {"messages": []}, {"prompt": "   "},
-                                      {"messages": [{"role": "assistant", "content": "hi"}]}, "x"])
+@pytest.mark.parametrize(
+    "request_", [{}, {"messages": []}, {"prompt": "   "}, {"messages": [{"role": "assistant", "content": "hi"}]}, "x"]
+)
 def test_requests_without_user_text_raise(request_):
     with pytest.raises(RequestError):
         parse_request(request_)

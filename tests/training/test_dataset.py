@@ -32,9 +32,19 @@ def fake(tmp_path):
 def _synthetic(labels, n):
     with (labels / "synthetic.jsonl").open("w") as fh:
         for i in range(n):
-            fh.write(json.dumps({"id": f"s{i}", "messages": [{"role": "user", "content": f"run job {i}"}],
-                                 "mode": "code", "route_key": "agentic_execution/terminal_operations",
-                                 "difficulty": "low", "label_method": "synthetic"}) + "\n")  # fmt: skip
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"s{i}",
+                        "messages": [{"role": "user", "content": f"run job {i}"}],
+                        "mode": "code",
+                        "route_key": "agentic_execution/terminal_operations",
+                        "difficulty": "low",
+                        "label_method": "synthetic",
+                    }
+                )
+                + "\n"
+            )
 
 
 def test_split_is_stratified_deterministic_and_hand_only(fake):
@@ -110,8 +120,10 @@ def test_duplicates_keep_hand_labels_first(fake):
     # the same row again (weak) and a second row with the same text
     with (root / "arena_hard_v0.1" / "question.jsonl").open("a") as fh:
         fh.write(json.dumps({"uid": "dup", "prompt": "Prompt number 1 about topic 1"}) + "\n")
-    path.write_text(path.read_text() + "arena_hard,u1,refactoring/code_cleanup,low,weak,hand,\n"
-                    "arena_hard,dup,refactoring/code_cleanup,low,hand,hand,\n")  # fmt: skip
+    path.write_text(
+        path.read_text() + "arena_hard,u1,refactoring/code_cleanup,low,weak,hand,\n"
+        "arena_hard,dup,refactoring/code_cleanup,low,hand,hand,\n"
+    )
     ds = build_dataset(TAX, labels, root)
     kept = [e for e in ds.examples if e.key in ("arena_hard:u1", "arena_hard:dup")]
     assert [(e.key, e.label_method) for e in kept] == [("arena_hard:u1", "hand")]
@@ -124,3 +136,19 @@ def test_subset_keeps_every_class(fake):
     ds = build_dataset(TAX, labels, root, subset=30)
     assert 25 <= len(ds.examples) <= 35
     assert {e.route_key for e in ds.examples} == set(KEYS)
+
+
+def test_bare_views_strip_part_of_the_synthetic_sessions(fake):
+    from training.dataset import with_bare_views
+
+    root, labels = fake
+    _synthetic(labels, 30)
+    ds = build_dataset(TAX, labels, root)
+    views = with_bare_views(ds.train, 0.5)
+    syn = [v for v in views if v.label_method == "synthetic"]
+    bare = [v for v in syn if "prompt" in v.request]
+    assert 0 < len(bare) < len(syn)
+    assert bare[0].request["prompt"].startswith("run job")
+    assert [v.key for v in views] == [e.key for e in ds.train]
+    assert all("messages" in e.request for e in ds.train if e.label_method == "synthetic")
+    assert with_bare_views(ds.train, 0.5) == views

@@ -29,8 +29,9 @@ def test_train_registers_and_gate_refuses_a_worse_model(tmp_path, store, capsys)
 
     out = tmp_path / "run1"
     export = tmp_path / "exported"
-    code = main(["--subset", "300", "--quiet", "--lenient", "--output-dir", str(out),
-                 "--export", str(export), "--folds", "2"])  # fmt: skip
+    code = main(
+        ["--subset", "300", "--quiet", "--lenient", "--output-dir", str(out), "--export", str(export), "--folds", "2"]
+    )
     printed = capsys.readouterr().out
     assert code == 0, printed
     assert "registered autotier-classifier v1" in printed
@@ -45,8 +46,12 @@ def test_train_registers_and_gate_refuses_a_worse_model(tmp_path, store, capsys)
     assert 0 < run.data.metrics["val_route_key_accuracy"] <= 1
     assert "val_route_key_ece" in run.data.metrics and "latency_p99_ms" in run.data.metrics
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
-    assert {"report/confusion_task_type.png", "report/evaluation.json",
-            "report/learning_curve.png", "report/learning_curve.json"} <= logged  # fmt: skip
+    assert {
+        "report/confusion_task_type.png",
+        "report/evaluation.json",
+        "report/learning_curve.png",
+        "report/learning_curve.json",
+    } <= logged
     manifest = json.loads((export / "manifest.json").read_text())
     assert manifest["embedder"]["name"] and manifest["dataset_sha256"]
 
@@ -55,9 +60,15 @@ def test_train_registers_and_gate_refuses_a_worse_model(tmp_path, store, capsys)
     assert load(export).predict({"prompt": "hello"}).difficulty in ("low", "medium", "high")
 
     # A model with (almost) no signal: heavy regularisation, no CV, no calibration.
-    worse = TrainConfig(subset=300, strict=False, curve=False, progress=False, latency_n=20,
-                        run_dir=tmp_path / "run2",
-                        trainer=HeadTrainer(cs=(1e-6,), calibrate=False, progress=False))  # fmt: skip
+    worse = TrainConfig(
+        subset=300,
+        strict=False,
+        curve=False,
+        progress=False,
+        latency_n=20,
+        run_dir=tmp_path / "run2",
+        trainer=HeadTrainer(cs=(1e-6,), calibrate=False, progress=False),
+    )
     res = train(worse)
     assert res.tracking.version == "2"
     assert not res.tracking.verdict.promote, res.tracking.verdict.reason
@@ -71,8 +82,23 @@ def test_no_promote_leaves_alias_alone(tmp_path, store):
 
     from training.cli import main
 
-    assert main(["--subset", "200", "--quiet", "--lenient", "--no-curve", "--no-promote",
-                 "--folds", "2", "--output-dir", str(tmp_path / "r")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "--subset",
+                "200",
+                "--quiet",
+                "--lenient",
+                "--no-curve",
+                "--no-promote",
+                "--folds",
+                "2",
+                "--output-dir",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     client = MlflowClient(store)
     versions = client.search_model_versions(f"name='{REGISTERED_MODEL}'")
     assert len(versions) == 1

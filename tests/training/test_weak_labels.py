@@ -5,8 +5,7 @@ import pytest
 from training.weak_labels import main, math_difficulty
 
 
-@pytest.mark.parametrize(("level", "want"), [(1, "low"), (2, "low"), (3, "medium"), (4, "high"),
-                                             (5, "high")])  # fmt: skip
+@pytest.mark.parametrize(("level", "want"), [(1, "low"), (2, "low"), (3, "medium"), (4, "high"), (5, "high")])
 def test_math_levels(level, want):
     assert math_difficulty(level) == want
 
