@@ -201,7 +201,10 @@ class Featuriser:
     max_chars: latest-turn characters kept (head + tail); context_chars: characters of the
     system-prompt prefix and of the first user turn kept for the context text; modes: mode
     names one-hot encoded (anything else sets the "other" slot); bow_dim: slots of the
-    hashed bag of words of the instruction (0 turns it off).
+    hashed bag of words of the instruction (0 turns it off); instruction_embedding: also
+    embed the instruction (the latest turn without code) as a third text: about +1 point of
+    route-key accuracy for about +0.1 ms per request with code in it (off by default to
+    keep p99 under 1 ms with the static embedder).
     """
 
     def __init__(
@@ -211,12 +214,14 @@ class Featuriser:
         system_prefix_chars: int = 300,
         modes: tuple[str, ...] = DEFAULT_MODES,
         bow_dim: int = 1024,
+        instruction_embedding: bool = False,
     ) -> None:
         self.max_chars = max_chars
         self.context_chars = context_chars
         self.system_prefix_chars = system_prefix_chars
         self.modes = tuple(modes)
         self.bow_dim = bow_dim
+        self.instruction_embedding = instruction_embedding
 
     def config(self) -> dict[str, Any]:
         return {
@@ -225,6 +230,7 @@ class Featuriser:
             "system_prefix_chars": self.system_prefix_chars,
             "modes": list(self.modes),
             "bow_dim": self.bow_dim,
+            "instruction_embedding": self.instruction_embedding,
         }
 
     @classmethod
@@ -235,6 +241,7 @@ class Featuriser:
             system_prefix_chars=int(cfg.get("system_prefix_chars", 300)),
             modes=tuple(cfg.get("modes", DEFAULT_MODES)),
             bow_dim=int(cfg.get("bow_dim", 0)),
+            instruction_embedding=bool(cfg.get("instruction_embedding", False)),
         )
 
     @property
@@ -266,7 +273,9 @@ class Featuriser:
         if s.n_user_turns > 1 and s.first_user != s.latest_user:
             parts.append(clip_text(s.first_user, self.context_chars))
         instruction = instruction_text(latest)
-        return latest, "\n".join(parts), "" if instruction == latest else instruction
+        if not self.instruction_embedding or instruction == latest:
+            instruction = ""
+        return latest, "\n".join(parts), instruction
 
     def numeric(self, s: Session, instruction: str | None = None) -> np.ndarray:
         latest = s.latest_user
@@ -303,4 +312,5 @@ class Featuriser:
     def __call__(self, request: dict[str, Any]) -> Features:
         s = parse_request(request)
         texts = self.texts(s)
-        return Features(texts, self.numeric(s, texts[2] or texts[0]))
+        words = texts[2] or (instruction_text(texts[0]) if self.bow_dim > 0 else None)
+        return Features(texts, self.numeric(s, words))

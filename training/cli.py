@@ -88,7 +88,8 @@ def _print_summary(res) -> None:  # type: ignore[no-untyped-def]
     if res.tracking is not None:
         t = res.tracking
         print(f"mlflow: run {t.run_id} at {t.uri}; registered autotier-classifier v{t.version}")
-        print(f"gate ({t.champion_note}): {t.verdict.reason}")
+        held = " (not applied: --no-promote)" if t.verdict.promote and not t.promoted else ""
+        print(f"gate ({t.champion_note}): {t.verdict.reason}{held}")
         print(f"browse: mlflow ui --backend-store-uri {t.uri}")
     print(f"done in {res.seconds:.1f} s")
 
@@ -125,8 +126,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autotier train: {code}: {exc}", file=sys.stderr)
         return 2
     _print_summary(res)
-    if res.tracking is not None and not cfg.promote:
-        print("--no-promote: alias 'champion' left where it was")
     return 0
 
 

@@ -233,18 +233,19 @@ def assign_splits(examples: list[Example], val_fraction: float = VAL_FRACTION) -
         ex.split = "dropped"
 
 
-def with_bare_views(examples: list[Example], share: float) -> list[Example]:
-    """Copies of the examples where about `share` of the synthetic sessions are reduced to
-    their latest user turn as a bare prompt (chosen by stable hash).
+def with_bare_views(examples: list[Example], share: float = 1 / 3) -> list[Example]:
+    """Copies of the examples where about `share` of the synthetic sessions (stable hash) are
+    reduced to their latest user turn as a bare prompt.
 
-    Synthetic sessions carry system prompts and tools that real training rows lack; without
-    bare views the heads could learn "has tools" instead of the task.
+    Synthetic sessions carry system prompts and tools that real rows lack; the bare views
+    teach the heads the request itself, so a bare prompt of that kind is recognised too.
+    Replacing rather than adding keeps the synthetic share unchanged: adding a bare copy of
+    every session cost about 2 points of validation accuracy.
     """
     out = []
     for ex in examples:
         if ex.label_method == "synthetic" and int(_rank(ex.key)[:8], 16) / 0xFFFFFFFF < share:
-            latest = parse_request(ex.request).latest_user
-            ex = Example(**{**ex.__dict__, "request": {"prompt": latest}})
+            ex = Example(**{**ex.__dict__, "request": {"prompt": parse_request(ex.request).latest_user}})
         out.append(ex)
     return out
 

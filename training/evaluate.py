@@ -146,7 +146,7 @@ def sample_request(chars: int = 1000) -> dict[str, Any]:
     return {"prompt": body[: chars - 4] + "\n```"}
 
 
-def measure_latency(clf: Classifier, request: dict[str, Any], n: int = 1000) -> dict[str, float]:
+def measure_latency(clf: Classifier, request: dict[str, Any], n: int = 1000) -> dict[str, Any]:
     """p50 / p99 / mean of clf.predict(request) in milliseconds (threads as configured)."""
     for _ in range(min(50, n)):
         clf.predict(request)

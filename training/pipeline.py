@@ -55,7 +55,7 @@ class TrainConfig:
     track: bool = True
     curve: bool = True
     latency_n: int = 1000
-    synthetic_bare_share: float = 0.33
+    bare_views: bool = True
     run_dir: Path | None = None
     cache_dir: Path | None = DEFAULT_CACHE_DIR
     trainer: HeadTrainer = field(default_factory=HeadTrainer)
@@ -137,7 +137,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     t0 = time.perf_counter()
     taxonomy = load_taxonomy(cfg.taxonomy_path)
     ds = build_dataset(taxonomy, cfg.labels_dir, cfg.data_root, cfg.strict, cfg.subset)
-    train_rows = with_bare_views(ds.train, cfg.synthetic_bare_share)
+    train_rows = with_bare_views(ds.train) if cfg.bare_views else ds.train
     val_rows = ds.val
     if not train_rows or not val_rows:
         raise ValueError(f"need training and validation rows, got {len(train_rows)} / {len(val_rows)}")
@@ -211,7 +211,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             "git_commit": git_commit(),
             "rows_by_method": json.dumps(ds.stats["by_method"]),
             **trainer.params(),
-            "synthetic_bare_share": cfg.synthetic_bare_share,
+            "synthetic_bare_views": cfg.bare_views,
             **{f"features_{k}": v for k, v in cfg.featuriser.config().items()},
         }
         tags = {

@@ -79,6 +79,7 @@ class TrackingOutcome:
     verdict: Verdict
     champion_note: str
     uri: str
+    promoted: bool
 
 
 def log_training(
@@ -114,7 +115,7 @@ def log_training(
     )
     if do_promote:
         client.set_registered_model_alias(REGISTERED_MODEL, ALIAS, mv.version)
-    return TrackingOutcome(run.info.run_id, str(mv.version), verdict, note, uri)
+    return TrackingOutcome(run.info.run_id, str(mv.version), verdict, note, uri, do_promote)
 
 
 def metrics_for_gate(metrics: dict[str, float]) -> dict[str, float]:

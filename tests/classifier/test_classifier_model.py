@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from classifier import load
+from classifier.artefact import DEFAULT_ARTEFACT
 from classifier.errors import ArtefactError, RequestError
 
 
@@ -120,3 +121,29 @@ def test_numpy_heads_match_matrix_product(toy_classifier):
     z = (x @ h.weight.T + h.bias) / h.temperature
     z = np.exp(z - z.max())
     np.testing.assert_allclose(rp, z / z.sum(), atol=1e-5)
+
+
+@pytest.mark.skipif(
+    not (DEFAULT_ARTEFACT / "manifest.json").is_file(),
+    reason="no trained default artefact (autotier train --export classifier/artefacts/default)",
+)
+def test_shipped_default_artefact_loads_small_and_fast():
+    import time
+
+    size = sum(p.stat().st_size for p in DEFAULT_ARTEFACT.rglob("*") if p.is_file())
+    assert size < 20 * 1024 * 1024
+    clf = load()
+    assert clf.manifest["dataset_sha256"] and clf.manifest["git_commit"]
+    shapes = [
+        {"prompt": "Fix the KeyError in config loading"},
+        {"messages": [{"role": "user", "content": "Fix the KeyError in config loading"}], "mode": "debug"},
+        {"input": [{"role": "user", "content": [{"type": "input_text", "text": "Fix the KeyError"}]}]},
+        {"system": "agent", "messages": [{"role": "user", "content": [{"type": "text", "text": "Fix the KeyError"}]}]},
+    ]
+    for req in shapes:
+        p = clf.predict(req)
+        assert p.route_key in clf.route_keys and 0 < p.confidence <= 1
+    t0 = time.perf_counter()
+    for _ in range(200):
+        clf.predict(shapes[0])
+    assert (time.perf_counter() - t0) / 200 < 0.02  # generous: shared CI machines are noisy

@@ -158,3 +158,10 @@ def test_any_prompt_gives_finite_vector_of_fixed_size(text, mode):
     feats = f(req)
     assert feats.numeric.shape == (len(f.numeric_names),)
     assert np.isfinite(feats.numeric).all()
+
+
+def test_instruction_embedding_is_optional():
+    req = {"prompt": "Please make this faster:\n```python\nfor i in range(10):\n    total += i\n```"}
+    assert Featuriser()(req).texts[2] == ""
+    assert Featuriser(instruction_embedding=True)(req).texts[2] == "Please make this faster:"
+    assert Featuriser(instruction_embedding=True)({"prompt": "plain prose"}).texts[2] == ""

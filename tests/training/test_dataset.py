@@ -138,7 +138,7 @@ def test_subset_keeps_every_class(fake):
     assert {e.route_key for e in ds.examples} == set(KEYS)
 
 
-def test_bare_views_strip_part_of_the_synthetic_sessions(fake):
+def test_bare_views_replace_part_of_the_synthetic_sessions(fake):
     from training.dataset import with_bare_views
 
     root, labels = fake
