@@ -16,6 +16,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from training.sources import REPO_ROOT, RawRow, default_data_root, iter_source
 
@@ -47,36 +48,24 @@ def stratified_sample(rows: Iterable[RawRow], n: int, stratum: Callable[[RawRow]
     return sorted(picked, key=lambda r: r.row_id)
 
 
-def debugbench_rows(root: Path, n: int) -> list[list[str]]:
-    rows = stratified_sample(iter_source("debugbench", root), n, lambda r: str(r.meta["level"]))
+def level_rows(
+    source: str, root: Path, n: int, route_key: str, difficulty: Callable[[Any], str], method: str
+) -> list[list[str]]:
+    """Weak label rows for a source whose items carry a `level`: one route key for all,
+    difficulty from the level, a sample stratified by level."""
+    rows = stratified_sample(iter_source(source, root), n, lambda r: str(r.meta["level"]))
     return [
-        [
-            "debugbench",
-            r.row_id,
-            "debugging/bug_fixing",
-            DEBUGBENCH_LEVELS[r.meta["level"]],
-            "weak",
-            "debugbench_level",
-            f"level={r.meta['level']}",
-        ]
+        [source, r.row_id, route_key, difficulty(r.meta["level"]), "weak", method, f"level={r.meta['level']}"]
         for r in rows
     ]
+
+
+def debugbench_rows(root: Path, n: int) -> list[list[str]]:
+    return level_rows("debugbench", root, n, "debugging/bug_fixing", DEBUGBENCH_LEVELS.__getitem__, "debugbench_level")
 
 
 def math500_rows(root: Path, n: int) -> list[list[str]]:
-    rows = stratified_sample(iter_source("math500", root), n, lambda r: str(r.meta["level"]))
-    return [
-        [
-            "math500",
-            r.row_id,
-            "investigation/external_research",
-            math_difficulty(r.meta["level"]),
-            "weak",
-            "math_level",
-            f"level={r.meta['level']}",
-        ]
-        for r in rows
-    ]
+    return level_rows("math500", root, n, "investigation/external_research", math_difficulty, "math_level")
 
 
 def write_label_file(path: Path, rows: list[list[str]]) -> None:
