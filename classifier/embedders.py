@@ -151,6 +151,8 @@ class StaticEmbedder:
         if not np.issubdtype(vectors.dtype, np.floating):
             raise EmbedderError("bad_vectors", f"{vectors_path}: dtype {vectors.dtype} not float")
         self._vectors = vectors
+        # float32 copy for serving: no per-request cast (about 2x the file's size in memory).
+        self._table = np.ascontiguousarray(vectors, dtype=np.float32)
 
         self._tokenizer = _load_tokenizer(self.path, manifest)
         # The MiniLM tokenizer.json ships fixed padding to 128; padding would add [PAD]s.
@@ -189,15 +191,13 @@ class StaticEmbedder:
         """
         ids = self.token_ids(texts)
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-        filled = lengths > 0
-        if not filled.any():
-            return out
-        rows = self._vectors[np.concatenate(ids)].astype(np.float32)
-        starts = (np.cumsum(lengths) - lengths)[filled]
-        # Sum per text; the mean's 1/len vanishes under L2 normalisation.
-        sums = np.add.reduceat(rows, starts, axis=0)
-        out[filled] = _normalise_rows(sums)
+        # Sum per text; the mean's 1/len vanishes under L2 normalisation. A gather + sum per
+        # text on the float32 table costs about half of one reduceat over a float16 gather.
+        for i, x in enumerate(ids):
+            if len(x):
+                row = self._table[x].sum(axis=0)
+                norm = float(np.sqrt(row @ row))
+                out[i] = row / max(norm, 1e-12)
         return out
 
 

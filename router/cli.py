@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from router.availability import Availability, ModelState, ModelStatus
+from router.classification import LazyClassifier, needs_classification
 from router.config import default_data_dir, load_config
 from router.contract import Account, ApiKind, RoutingRequest, estimate_tokens
 from router.core import RouterState, route
@@ -22,6 +23,9 @@ LAZY_COMMANDS = {
     "serve": "router.gateway.cli:serve",
     "accounts": "router.gateway.cli:accounts",
     "mock-upstream": "router.mock_upstream:main",
+    "accuracy": "training.accuracy_tables:main",
+    "calibrate": "training.calibrate:main",
+    "bench": "training.bench.cli:main",
 }
 
 
@@ -31,7 +35,11 @@ def _route_command(args: argparse.Namespace) -> int:
     tokens = args.prompt_tokens if args.prompt_tokens is not None else (
         estimate_tokens(args.prompt) if args.prompt else None
     )
+    classification = None
+    if args.prompt and needs_classification(config, args.model):
+        classification = LazyClassifier(args.classifier).predict({"prompt": args.prompt}, args.mode)
     request = RoutingRequest(
+        classification=classification,
         requested_model=args.model, api_kind=ApiKind(args.api), mode=args.mode,
         session_id=args.session, user_id=args.user, client_ip=args.ip, account=account,
         estimated_prompt_tokens=tokens,
@@ -105,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="user id")
     p.add_argument("--ip", help="client IP")
     p.add_argument("--balance", type=float, help="authenticated account with this balance ($); omit: anonymous")
-    p.add_argument("--prompt", help="prompt text (used to estimate tokens)")
+    p.add_argument("--prompt", help="prompt text: estimates tokens; the efficient tier classifies it")
+    p.add_argument("--classifier", metavar="PATH_OR_URI", help="classifier artefact (default: shipped)")
     p.add_argument("--prompt-tokens", type=int, help="estimated prompt tokens (overrides --prompt)")
     p.add_argument("--image", action="store_true", help="the request carries image input")
     p.add_argument("--previous-model", help="model that served this session's previous turn")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from router.accuracy import AccuracyTable, load_accuracy_table
 from router.catalog import Catalog, load_catalog
 from router.errors import ConfigError
 from router.tiers import EfficientTier, RuleTier, StickyTier, TiersFile, load_tiers
@@ -26,6 +27,8 @@ class RouterConfig:
     tiers: TiersFile
     # Every accepted virtual id (all spellings and aliases), lower-cased -> tier name.
     virtual_ids: dict[str, str]
+    # Accuracy tables of the efficient tiers, by their path relative to the data folder.
+    accuracy: dict[str, AccuracyTable] = field(default_factory=dict)
 
     def tier_of(self, model_id: str) -> str | None:
         return self.virtual_ids.get(model_id.strip().lower())
@@ -74,8 +77,14 @@ def cross_check(catalog: Catalog, tiers: TiersFile, filename: str = "tiers.yaml"
                 problems.append(
                     f"{filename}: {where}: {model_id!r} is not open-weight but the tier is open_weight_only"
                 )
-        if isinstance(tier, EfficientTier) and tier.stand_in_tier not in names - {name}:
-            problems.append(f"{filename}: tiers.{name}.stand_in_tier: unknown tier {tier.stand_in_tier!r}")
+        if isinstance(tier, EfficientTier):
+            for i, model_id in enumerate(tier.candidates):
+                model = catalog.get(model_id)
+                if model is not None and model.cost_usd(1, 1) is None:
+                    problems.append(
+                        f"{filename}: tiers.{name}.candidates[{i}]: {model_id!r} has no catalog price; "
+                        "the efficient tier compares costs"
+                    )
     for alias, target in tiers.aliases.items():
         if target not in names:
             problems.append(f"{filename}: aliases.{alias}: unknown tier {target!r}")
@@ -97,4 +106,30 @@ def load_config(data_dir: Path | None = None) -> RouterConfig:
     problems = cross_check(catalog, tiers)
     if problems:
         raise ConfigError(problems)
-    return RouterConfig(catalog=catalog, tiers=tiers, virtual_ids=_virtual_ids(tiers))
+    accuracy = load_efficient_tables(data_dir, tiers)
+    return RouterConfig(catalog=catalog, tiers=tiers, virtual_ids=_virtual_ids(tiers), accuracy=accuracy)
+
+
+def load_efficient_tables(data_dir: Path, tiers: TiersFile, filename: str = "tiers.yaml") -> dict[str, AccuracyTable]:
+    """Load every accuracy table an efficient tier names and check that it covers the
+    tier's candidates; raises ConfigError listing every problem."""
+    tables: dict[str, AccuracyTable] = {}
+    problems: list[str] = []
+    for name, tier in tiers.tiers.items():
+        if not isinstance(tier, EfficientTier):
+            continue
+        if tier.table not in tables:
+            try:
+                tables[tier.table] = load_accuracy_table(data_dir / tier.table)
+            except ConfigError as exc:
+                problems += [f"{filename}: tiers.{name}.table: {p}" for p in exc.problems]
+                continue
+        table = tables[tier.table]
+        problems += [
+            f"{filename}: tiers.{name}.candidates[{i}]: {m!r} has no entry in {tier.table}"
+            for i, m in enumerate(tier.candidates)
+            if m not in table.models
+        ]
+    if problems:
+        raise ConfigError(problems)
+    return tables

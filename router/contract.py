@@ -56,7 +56,8 @@ class RoutingRequest:
     estimated_prompt_tokens: int | None = None
     required_modalities: frozenset[str] = frozenset()
     previous_model: str | None = None
-    # The efficient tier's classifier output (issue "efficient tier"); rule tiers ignore it.
+    # The efficient tier's classifier output (a `classifier.Prediction` or a mapping with
+    # route_probs, difficulty_probs, route_key, difficulty, confidence); others ignore it.
     classification: Any = None
 
 
@@ -66,7 +67,7 @@ class RoutingDecision:
 
     `tier` is None for a plain catalog id passed through. `params` are already translated
     for the request's API kind and are merged into the upstream call's body. `reason` lists
-    every rule that fired, in order.
+    every rule that fired, in order; `details` holds a strategy's evidence as data.
     """
 
     requested_model: str | None
@@ -77,6 +78,8 @@ class RoutingDecision:
     params: dict[str, Any] = field(default_factory=dict)
     reason: tuple[str, ...] = ()
     free: bool = False
+    # Strategy-specific evidence, e.g. the efficient tier's classification and scores.
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def chain(self) -> tuple[str, ...]:
@@ -93,4 +96,5 @@ class RoutingDecision:
             "params": self.params,
             "free": self.free,
             "reason": list(self.reason),
+            **({"details": self.details} if self.details else {}),
         }

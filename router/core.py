@@ -3,26 +3,14 @@ and the offline benchmarks. No network, no clock, no globals."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from router.availability import EVERYTHING_AVAILABLE, Availability
-from router.catalog import Model
 from router.config import RouterConfig
 from router.contract import RoutingDecision, RoutingRequest
-from router.errors import NoModelAvailableError, UnknownModelError, UnsupportedInputError
+from router.errors import UnknownModelError
+from router.filters import RouterState, filter_candidates
 from router.params import translate
 from router.strategies import STRATEGIES, dedupe
 
-MODALITY_CAPABILITY = {"image": "vision"}
-
-
-@dataclass(frozen=True, slots=True)
-class RouterState:
-    """What `route()` reads besides the request: a config snapshot and availability."""
-
-    config: RouterConfig
-    availability: Availability = EVERYTHING_AVAILABLE
-
+__all__ = ["RouterState", "filter_candidates", "resolve_tier", "route"]
 
 def resolve_tier(request: RoutingRequest, config: RouterConfig, trace: list[str]) -> str | None:
     """The tier a requested id names; None for a catalog model passed through.
@@ -48,50 +36,6 @@ def resolve_tier(request: RoutingRequest, config: RouterConfig, trace: list[str]
     )
 
 
-def _accepts(model: Model, modalities: frozenset[str]) -> bool:
-    caps = model.capabilities
-    return all(getattr(caps, MODALITY_CAPABILITY.get(m, m), False) for m in modalities)
-
-
-def filter_candidates(
-    tier: str, candidates: tuple[str, ...], request: RoutingRequest, state: RouterState, trace: list[str]
-) -> tuple[str, ...]:
-    """Apply the filters every tier shares, in order: input modality, availability,
-    context window (when all are too small the largest wins)."""
-    catalog = state.config.catalog
-    modalities = request.required_modalities
-    if modalities:
-        kept = tuple(m for m in candidates if _accepts(catalog[m], modalities))
-        for dropped in (m for m in candidates if m not in kept):
-            trace.append(f"skip {dropped}: does not accept {', '.join(sorted(modalities))} input")
-        if not kept:
-            raise UnsupportedInputError(
-                f"no {tier} model accepts {', '.join(sorted(modalities))} input"
-            )
-        candidates = kept
-    availability = state.availability
-    kept = tuple(m for m in candidates if availability.is_available(m))
-    for dropped in (m for m in candidates if m not in kept):
-        trace.append(f"skip {dropped}: {availability.describe(dropped)}")
-    if not kept:
-        raise NoModelAvailableError(
-            tier, f"every {tier} model is unavailable right now ({', '.join(candidates)}); retry shortly"
-        )
-    candidates = kept
-    tokens = request.estimated_prompt_tokens
-    if tokens:
-        fits = tuple(m for m in candidates if (catalog[m].context_window or tokens) >= tokens)
-        if not fits:
-            largest = max(candidates, key=lambda m: catalog[m].context_window or 0)
-            trace.append(f"no candidate fits ~{tokens} tokens: largest window wins ({largest})")
-            return (largest,)
-        for dropped in (m for m in candidates if m not in fits):
-            window = catalog[dropped].context_window
-            trace.append(f"skip {dropped}: context window {window} < ~{tokens} tokens")
-        candidates = fits
-    return candidates
-
-
 def route(request: RoutingRequest, state: RouterState) -> RoutingDecision:
     """Decide which catalog model serves `request`. Raises UnknownModelError,
     NoModelAvailableError or UnsupportedInputError (all RoutingError) when it cannot."""
@@ -106,7 +50,7 @@ def route(request: RoutingRequest, state: RouterState) -> RoutingDecision:
             reason=tuple(trace), free=model.free,
         )
     tier = config.tiers.tiers[tier_name]
-    proposal = STRATEGIES[tier.strategy].propose(tier_name, tier, request, config, trace)
+    proposal = STRATEGIES[tier.strategy].propose(tier_name, tier, request, state, trace)
     chain = filter_candidates(tier_name, dedupe(proposal.candidates), request, state, trace)
     model = config.catalog[chain[0]]
     if chain[0] != proposal.candidates[0]:
@@ -117,5 +61,5 @@ def route(request: RoutingRequest, state: RouterState) -> RoutingDecision:
     return RoutingDecision(
         requested_model=request.requested_model, tier=tier_name, model=model.id,
         litellm_model=model.litellm_model, fallbacks=chain[1:], params=params,
-        reason=tuple(trace), free=model.free,
+        reason=tuple(trace), free=model.free, details=proposal.details,
     )

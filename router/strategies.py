@@ -1,9 +1,10 @@
 """Tier strategies: each turns a request into an ordered candidate list (first choice,
 then fallbacks) plus parameters, writing every rule it applies to the trace.
 
-Adding a strategy is one small class with `candidates()` and an entry in `STRATEGIES`.
+Adding a strategy is one small class with `propose()` and an entry in `STRATEGIES`.
 The filters shared by every tier (modality, availability, context window) run afterwards
-in `router.core`.
+in `router.core`; the efficient strategy applies them first too, since it must only
+weigh models that can serve.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from router.config import RouterConfig
 from router.contract import RoutingRequest
+from router.efficient import Scored, describe, select
+from router.filters import RouterState, filter_candidates
 from router.tiers import EfficientTier, RuleTier, StickyTier, TierParams
 
 
@@ -23,11 +26,12 @@ from router.tiers import EfficientTier, RuleTier, StickyTier, TierParams
 class Proposal:
     candidates: tuple[str, ...]
     params: TierParams
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 class Strategy(Protocol):
     def propose(
-        self, name: str, tier: Any, request: RoutingRequest, config: RouterConfig, trace: list[str]
+        self, name: str, tier: Any, request: RoutingRequest, state: RouterState, trace: list[str]
     ) -> Proposal: ...
 
 
@@ -39,7 +43,7 @@ class RuleStrategy:
     """Pick one of the tier's routes by mode, API kind or account balance."""
 
     def propose(
-        self, name: str, tier: RuleTier, request: RoutingRequest, config: RouterConfig, trace: list[str]
+        self, name: str, tier: RuleTier, request: RoutingRequest, state: RouterState, trace: list[str]
     ) -> Proposal:
         if tier.by == "mode":
             key = normalise_mode(request.mode)
@@ -82,7 +86,7 @@ class StickyStrategy:
     """Rank weighted candidates by rendezvous hash of the session's affinity key."""
 
     def propose(
-        self, name: str, tier: StickyTier, request: RoutingRequest, config: RouterConfig, trace: list[str]
+        self, name: str, tier: StickyTier, request: RoutingRequest, state: RouterState, trace: list[str]
     ) -> Proposal:
         kind, key = affinity_key(request)
         ranked = sorted(
@@ -95,18 +99,83 @@ class StickyStrategy:
         return Proposal(models, tier.params)
 
 
+def _field(prediction: Any, name: str) -> Any:
+    """A prediction's field, whether it is the classifier's object or a plain mapping."""
+    return prediction.get(name) if isinstance(prediction, dict) else getattr(prediction, name, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """Every usable candidate's expected accuracy and cost for one request."""
+
+    scored: tuple[Scored, ...]
+    prompt_tokens: int
+    output_tokens: int
+    classified: bool
+
+
+def score_candidates(
+    tier: EfficientTier, config: RouterConfig, candidates: Sequence[str], prediction: Any, prompt_tokens: int | None
+) -> Scoring:
+    """Expected accuracy = the table's conservative accuracy weighted by the prediction's
+    cell probabilities (each model's overall figure when there is no prediction); cost =
+    catalog prices x (prompt tokens + output tokens expected for the predicted difficulty).
+    Shared by the strategy and by `autotier calibrate`."""
+    table = config.accuracy[tier.table]
+    route_probs: dict[str, float] = (_field(prediction, "route_probs") or {}) if prediction is not None else {}
+    weights: dict[str, float] = (_field(prediction, "difficulty_probs") or {}) if prediction is not None else {}
+    classified = bool(route_probs and weights)
+    if classified:
+        probs = table.joint_vector(route_probs, weights)
+        accuracy = dict(zip(candidates, table.expected_accuracies(candidates, probs), strict=True))
+    else:
+        accuracy = {m: table.overall(m) for m in candidates}
+        weights = {}
+    middle = sorted(tier.output_tokens.values())[len(tier.output_tokens) // 2]
+    out_tokens = round(sum(p * tier.output_tokens.get(d, middle) for d, p in weights.items()) or middle)
+    in_tokens = prompt_tokens or tier.default_prompt_tokens
+    catalog = config.catalog
+    scored = tuple(Scored(m, accuracy[m], catalog[m].cost_usd(in_tokens, out_tokens) or 0.0) for m in candidates)
+    return Scoring(scored, in_tokens, out_tokens, classified)
+
+
 class EfficientStrategy:
-    """Stand-in until accuracy-table selection lands: resolve like `stand_in_tier`."""
+    """Score the usable candidates with the accuracy table under the request's
+    classification, then pick the cheapest adequate one (`router.efficient.select`)."""
 
     def propose(
-        self, name: str, tier: EfficientTier, request: RoutingRequest, config: RouterConfig, trace: list[str]
+        self, name: str, tier: EfficientTier, request: RoutingRequest, state: RouterState, trace: list[str]
     ) -> Proposal:
-        stand_in = tier.stand_in_tier
-        trace.append(
-            f"{name}: accuracy-table selection is not available yet; resolved as {stand_in!r}"
+        usable = filter_candidates(name, tier.candidates, request, state, trace)
+        prediction = request.classification
+        scoring = score_candidates(tier, state.config, usable, prediction, request.estimated_prompt_tokens)
+        if scoring.classified:
+            trace.append(
+                f"{name}: classified as {_field(prediction, 'route_key')} "
+                f"(p={_field(prediction, 'confidence') or 0:.2f}), difficulty {_field(prediction, 'difficulty')}"
+            )
+        else:
+            trace.append(f"{name}: no classification for this request: each model's overall accuracy")
+        bar = tier.quality_bar
+        choice = select(
+            scoring.scored, bar.kind, bar.value, tier.selection, request.previous_model, tier.switch_cost_factor
         )
-        target = config.tiers.tiers[stand_in]
-        return STRATEGIES[target.strategy].propose(stand_in, target, request, config, trace)
+        trace.append(
+            f"{name}: {tier.selection}, {bar.kind} bar {bar.value:g}, "
+            f"~{scoring.prompt_tokens}+{scoring.output_tokens} tokens -> {describe(choice)}"
+        )
+        details = {
+            "classification": {k: _field(prediction, k) for k in ("route_key", "difficulty", "confidence")}
+            if scoring.classified else None,
+            "estimated_tokens": {"prompt": scoring.prompt_tokens, "output": scoring.output_tokens},
+            "threshold": round(choice.threshold, 4),
+            "candidates": [
+                {"model": s.model, "expected_accuracy": round(s.accuracy, 4), "cost_usd": round(s.cost, 6),
+                 "adequate": s.accuracy >= choice.threshold}
+                for s in (choice.winner, *choice.fallbacks)
+            ],
+        }
+        return Proposal((choice.winner.model, *(s.model for s in choice.fallbacks)), tier.params, details)
 
 
 STRATEGIES: dict[str, Strategy] = {

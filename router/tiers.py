@@ -86,16 +86,25 @@ class QualityBar(Strict):
 
 
 class EfficientTier(Strict):
-    """Cheapest candidate proven adequate by the accuracy tables. Until that selection
-    exists (issue "efficient tier") it resolves like `stand_in_tier` and says so."""
+    """Cheapest candidate proven adequate by an accuracy table (`router.efficient`).
+
+    `table` is the accuracy table's path relative to the data folder. Cost per request is
+    estimated from catalog prices: the prompt's estimated tokens (`default_prompt_tokens`
+    when unknown) plus `output_tokens` expected for the predicted difficulty. The envelope
+    flags (`free_only`, `open_weight_only`) limit the candidates like any tier's.
+    """
 
     strategy: Literal["efficient"]
     description: str
     candidates: tuple[str, ...] = Field(min_length=1)
+    table: str = "accuracy/production.json"
     quality_bar: QualityBar = QualityBar()
     selection: Literal["cost_per_accuracy", "best_accuracy"] = "cost_per_accuracy"
     switch_cost_factor: float = Field(default=1.5, ge=1)
-    stand_in_tier: str
+    output_tokens: dict[str, int] = Field(
+        default_factory=lambda: {"low": 500, "medium": 1500, "high": 4000}, min_length=1
+    )
+    default_prompt_tokens: int = Field(default=2000, gt=0)
     params: TierParams = TierParams()
     free_only: bool = False
     open_weight_only: bool = False

@@ -135,7 +135,7 @@ class HeadTrainer:
     fit a temperature on out-of-fold logits (else T = 1).
     """
 
-    cs: tuple[float, ...] = (0.005, 0.01, 0.03)
+    cs: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01)
     class_weight: str | None = None
     folds: int = 4
     calibrate: bool = True

@@ -22,7 +22,7 @@ from router.gateway import wire
 from router.gateway.accounts import Ledger
 from router.gateway.catalog_view import models_listing
 from router.gateway.handlers import ErrorReply, Gateway, Trace
-from router.gateway.live_state import InProcessState, LiveState
+from router.gateway.live_state import LiveState, LiveStateUnavailable, live_state_for
 from router.gateway.metrics import GatewayMetrics
 from router.gateway.reload import ConfigHolder
 from router.gateway.schemas import REQUEST_SCHEMAS, ROUTE_SCHEMA
@@ -40,13 +40,27 @@ def api_of_path(path: str) -> ApiKind:
 
 def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
                upstream: Upstream | None = None, watch: bool = True) -> FastAPI:
-    """The gateway app. LiteLLM is imported at start-up (lifespan) unless `upstream` is given."""
+    """The gateway app. LiteLLM is imported at start-up (lifespan) unless `upstream` is given.
+
+    The ledger is PostgreSQL when `settings.database_url` is set, else the SQLite file
+    `settings.db_path` (LedgerUnavailable here if it cannot be opened). The live state is
+    `live`, else Redis when `settings.redis_url` is set, else in-process; an unreachable
+    Redis fails the start-up (LiveStateUnavailable, also left in `app.state.startup_error`)."""
     holder = ConfigHolder(settings.data_dir)
-    gateway = Gateway(settings, holder, Ledger(settings.db_path), live or InProcessState(),
+    live = live or live_state_for(settings.redis_url, refresh_s=settings.live_refresh_s,
+                                  session_ttl_s=settings.session_ttl_s)
+    gateway = Gateway(settings, holder, Ledger(settings.database_url or settings.db_path), live,
                       GatewayMetrics(), upstream)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await gateway.live.start()
+        except LiveStateUnavailable as exc:
+            app.state.startup_error = str(exc)
+            log.error("%s", exc)
+            gateway.ledger.close()
+            raise
         if gateway.upstream is None:
             litellm = await asyncio.to_thread(load_litellm)
             gateway.upstream = Upstream(litellm, settings.mock_upstream, settings.upstream_timeout_s)
@@ -63,12 +77,14 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
                 watcher.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
+            await gateway.live.close()
             gateway.ledger.close()
 
     app = FastAPI(title="autotier gateway", version="0.1.0", lifespan=lifespan,
                   description="OpenAI / Anthropic / Responses-compatible router for coding assistants.")
     app.state.gateway = gateway
     app.state.ready = False
+    app.state.startup_error = None
     _add_error_handlers(app, gateway)
     _add_proxy_routes(app, gateway)
     _add_service_routes(app, gateway)
@@ -112,10 +128,11 @@ def _add_service_routes(app: FastAPI, gateway: Gateway) -> None:
 
     @app.get("/readyz", tags=["service"])
     async def readyz() -> JSONResponse:
-        """Ready to serve: config loaded and the upstream layer imported."""
+        """Ready to serve: config loaded and the upstream layer imported. `live_state`:
+        in-process, redis, or redis-degraded (Redis unreachable; still serving, see docs)."""
         ready = bool(app.state.ready) and gateway.upstream is not None
         body = {"status": "ready" if ready else "starting", "config_version": gateway.config.version,
-                "config_error": gateway.config.last_error}
+                "config_error": gateway.config.last_error, "live_state": gateway.live.health()}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["service"])

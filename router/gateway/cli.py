@@ -22,6 +22,12 @@ def _db_default() -> Path:
     return Path(os.environ.get("AUTOTIER_DB", DEFAULT_DB))
 
 
+def _add_database_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", default=os.environ.get("AUTOTIER_DATABASE_URL") or None, metavar="URL",
+                   help="postgresql://... for accounts and the ledger instead of --db "
+                        "(default $AUTOTIER_DATABASE_URL)")
+
+
 def _serve_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autotier serve", description="Run the gateway.")
     p.add_argument("--host", default="127.0.0.1")
@@ -31,6 +37,10 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--mock-upstream", metavar="URL",
                    help="point every catalog model at this already running mock upstream")
     p.add_argument("--db", type=Path, default=_db_default(), help="SQLite file (default ./autotier.db)")
+    _add_database_url(p)
+    p.add_argument("--redis-url", default=os.environ.get("AUTOTIER_REDIS_URL") or None, metavar="URL",
+                   help="redis://... shared by several gateway processes for cooldowns, rate limits and "
+                        "sessions (default $AUTOTIER_REDIS_URL; none: in-process)")
     p.add_argument("--data-dir", type=Path, default=None, help="folder with catalog.yaml and tiers.yaml")
     p.add_argument("--anonymous-per-hour", type=int, default=200,
                    help="anonymous requests per hour per client IP on free models")
@@ -41,6 +51,8 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--cooldown", type=float, default=30.0,
                    help="seconds a failing model is skipped when the provider sends no Retry-After")
     p.add_argument("--reload-poll", type=float, default=1.0, help="seconds between config file checks")
+    p.add_argument("--classifier", default=None, metavar="PATH_OR_URI",
+                   help="efficient tier's classifier: artefact folder or models:/ URI (default: shipped)")
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -59,10 +71,11 @@ def serve(argv: list[str]) -> int:
             print(f"demo: mock upstream at {mock}", flush=True)
         settings = GatewaySettings(
             data_dir=args.data_dir, db_path=args.db, mock_upstream=mock,
+            database_url=args.database_url, redis_url=args.redis_url,
             anonymous_per_hour=args.anonymous_per_hour,
             trusted_proxies=parse_networks(args.trusted_proxy), max_body_bytes=args.max_body_bytes,
             upstream_timeout_s=args.upstream_timeout, cooldown_s=args.cooldown,
-            reload_poll_s=args.reload_poll,
+            reload_poll_s=args.reload_poll, classifier=args.classifier,
         )
         return _run(settings, args.host, args.port, args.log_level)
     except (ConfigError, ValueError, RuntimeError, OSError) as exc:
@@ -90,6 +103,9 @@ def _run(settings: object, host: str, port: int, log_level: str) -> int:
     server = uvicorn.Server(config)
 
     async def main() -> None:
+        # Connect the live state before serving, to fail with one clear line (e.g. Redis
+        # unreachable); the app's lifespan finds it started.
+        await app.state.gateway.live.start()
         task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not task.done():
             await asyncio.sleep(0.05)
@@ -98,13 +114,21 @@ def _run(settings: object, host: str, port: int, log_level: str) -> int:
             print(f"autotier gateway listening on http://{shown}:{bound}", flush=True)
         await task
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except SystemExit:  # uvicorn exits this way when the lifespan start-up fails
+        if server.started:
+            raise
+    if not server.started:
+        # e.g. Redis unreachable: the lifespan refused to start (uvicorn logged it too).
+        raise RuntimeError(app.state.startup_error or "the gateway did not start (see the log above)")
     return 0
 
 
 def accounts(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="autotier accounts", description="API keys, balances and usage.")
     p.add_argument("--db", type=Path, default=_db_default(), help="SQLite file (default ./autotier.db)")
+    _add_database_url(p)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("create", help="create an account and print its API key (shown once)")
     c.add_argument("--balance", type=float, default=0.0, help="starting balance in US dollars")
@@ -117,7 +141,11 @@ def accounts(argv: list[str]) -> int:
 
     from router.gateway.accounts import Ledger
 
-    ledger = Ledger(args.db)
+    try:
+        ledger = Ledger(args.database_url or args.db)
+    except RuntimeError as exc:
+        print(f"autotier accounts: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "create":
             row, key = ledger.create_account(args.balance)

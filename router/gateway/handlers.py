@@ -8,12 +8,14 @@ import asyncio
 import dataclasses
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from router.catalog import Model
+from router.classification import LazyClassifier, needs_classification
 from router.contract import ApiKind, RoutingDecision, RoutingRequest
 from router.core import RouterState, route
 from router.errors import AutotierError, NoModelAvailableError
@@ -80,6 +82,14 @@ class Gateway:
         self.live = live
         self.metrics = metrics
         self.upstream = upstream
+        # The efficient tier's classifier runs on its own thread so that a request's
+        # inference never holds up the event loop serving the others.
+        self.classifier = LazyClassifier(settings.classifier)
+        self._classify_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autotier-classify")
+
+    async def classify(self, body: dict[str, Any], mode: str | None) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._classify_pool, self.classifier.predict, body, mode)
 
     # ---- deciding ---------------------------------------------------------------------
     async def routing_request(self, api: ApiKind, request: Request, body: dict[str, Any],
@@ -88,14 +98,18 @@ class Gateway:
         kilo = intake.kilo_headers(request)
         trace.account_id, trace.mode, trace.session_id = caller.account_id, kilo.mode, kilo.session_id
         trace.requested = body.get("model")
-        previous = self.live.session_model(kilo.session_id) if kilo.session_id else None
+        previous = await self.live.session_model(kilo.session_id) if kilo.session_id else None
         user_id = f"account:{caller.account_id}" if caller.account_id else kilo.machine_id
+        classification = None
+        if needs_classification(self.config.config, body.get("model")):
+            classification = await self.classify(body, kilo.mode)
         routing = RoutingRequest(
             requested_model=body.get("model"), api_kind=api, mode=kilo.mode,
             session_id=kilo.session_id, user_id=user_id,
             client_ip=intake.client_ip(request, self.settings.trusted_proxies),
             account=caller.account, estimated_prompt_tokens=wire.estimated_tokens(api, body),
             required_modalities=wire.modalities(api, body), previous_model=previous,
+            classification=classification,
         )
         return routing, caller
 
@@ -127,7 +141,7 @@ class Gateway:
         self.metrics.decisions.labels(decision.tier or "none", decision.model).inc()
         return decision
 
-    def admit(self, decision: RoutingDecision, caller: intake.Caller, routing: RoutingRequest) -> list[Model]:
+    async def admit(self, decision: RoutingDecision, caller: intake.Caller, routing: RoutingRequest) -> list[Model]:
         """Payment and rate-limit checks; returns the models the caller may be served by."""
         catalog = self.config.config.catalog
         account = caller.account
@@ -141,7 +155,8 @@ class Gateway:
                 "top up or use kilo-auto/free", code="INSUFFICIENT_BALANCE", status=402))
         if not account.authenticated and decision.free:
             key = f"anon:{routing.client_ip or 'unknown'}"
-            wait = self.live.hit(key, self.settings.anonymous_per_hour, self.settings.rate_window_s, time.time())
+            wait = await self.live.hit(key, self.settings.anonymous_per_hour, self.settings.rate_window_s,
+                                       time.time())
             if wait is not None:
                 raise ErrorReply(AutotierError(
                     f"anonymous limit of {self.settings.anonymous_per_hour} requests per hour on free "
@@ -160,7 +175,7 @@ class Gateway:
             routing, caller = await self.routing_request(api, request, body, trace)
             decision = self.decide(routing)
             trace.decision = decision
-            chain = self.admit(decision, caller, routing)
+            chain = await self.admit(decision, caller, routing)
             return await self.serve(api, body, routing, decision, chain, trace)
         except ErrorReply as reply:
             return await self.error(api, reply.error, trace, reply.headers)
@@ -192,7 +207,7 @@ class Gateway:
         served = await call_chain(self.upstream, api, chain, body_for, stream, on_failure)
         self.metrics.upstream_latency.labels(served.model.id).observe(served.latency_s)
         if routing.session_id:
-            self.live.remember_session(routing.session_id, served.model.id)
+            await self.live.remember_session(routing.session_id, served.model.id)
         headers = self.decision_headers(decision, served)
         if stream:
             return self.stream_reply(api, served, trace, headers)
@@ -206,13 +221,33 @@ class Gateway:
         outcome = StreamOutcome()
 
         async def body() -> Any:
-            try:
-                async for chunk in relay(api, served, served.model.id, outcome):
-                    yield chunk
-            finally:
+            # Once the stream has its final event (or an error), events are held back one
+            # step so the very last one leaves only after the usage row is committed: a client
+            # that saw the stream's end has its ledger row (docs/gateway.md, "Durability").
+            held: list[bytes] = []
+            recorded = False
+
+            async def commit() -> None:
+                nonlocal recorded
+                recorded = True
                 status = 200 if outcome.error is None else 502
                 usage = (outcome.tokens_in, outcome.tokens_out)
                 await asyncio.shield(self.record(trace, status, served.model, served.tried, usage))
+
+            try:
+                async for chunk in relay(api, served, served.model.id, outcome):
+                    if held:
+                        yield held.pop()
+                    if outcome.completed or outcome.error is not None:
+                        held.append(chunk)
+                    else:
+                        yield chunk
+                await commit()
+                if held:
+                    yield held.pop()
+            finally:
+                if not recorded:
+                    await commit()
 
         headers = {**headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
         return StreamingResponse(body(), media_type="text/event-stream", headers=headers)

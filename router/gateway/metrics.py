@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import asyncio
+import math
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 
@@ -34,5 +37,20 @@ class GatewayMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
         )
 
+        # Read when /metrics is scraped: a count that keeps rising under steady load is a leak
+        # (tasks left behind by abandoned streams, hung upstream calls, ...).
+        self.event_loop_tasks = Gauge(
+            "autotier_event_loop_tasks", "asyncio tasks alive on the serving event loop", registry=self.registry,
+        )
+        self.event_loop_tasks.set_function(_running_tasks)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _running_tasks() -> float:
+    """Tasks of the running event loop; NaN when rendered outside one."""
+    try:
+        return float(len(asyncio.all_tasks()))
+    except RuntimeError:
+        return math.nan

@@ -29,10 +29,20 @@ class GatewaySettings:
     model is pointed at (demo mode); None calls real providers with each model's
     `litellm_model` and keys from the environment.
 
+    Scale-out: `database_url` (postgresql://...) puts accounts and the ledger in PostgreSQL
+    instead of the SQLite file `db_path`; `redis_url` shares cooldowns, rate-limit counters
+    and session stickiness between gateway processes (None: in this process only).
+    `live_refresh_s` is how often the shared cooldowns are re-read; `session_ttl_s` how long
+    an idle session is remembered in Redis.
+
     Times are seconds; `max_body_bytes` bounds request bodies (413 above it)."""
 
     data_dir: Path | None = None
     db_path: Path = Path("autotier.db")
+    database_url: str | None = None
+    redis_url: str | None = None
+    live_refresh_s: float = 0.5
+    session_ttl_s: float = 86_400.0
     mock_upstream: str | None = None
     anonymous_per_hour: int = 200
     rate_window_s: float = 3600.0
@@ -44,3 +54,4 @@ class GatewaySettings:
     reload_poll_s: float = 1.0
     reason_header_max: int = 1024
     log_prompts: bool = False
+    classifier: str | None = None  # efficient tier: artefact folder or models:/ URI; None: shipped default

@@ -4,7 +4,6 @@ gateways with their own flags, data folder and SQLite file."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from router.config import PACKAGE_DATA
 from router.gateway.accounts import Ledger
+from tests.support.config_copy import copy_config
 from tests.support.mock_control import MockUpstreamHandle
 from tests.support.processes import LISTENING_URL, RunningProcess, running_process
 
@@ -69,9 +68,7 @@ def start_gateway(mock: MockUpstreamHandle, folder: Path, *flags: str) -> Iterat
     """A gateway process with its own copy of data/ (for hot-reload tests) and database."""
     data_dir = folder / "data"
     if not data_dir.exists():
-        data_dir.mkdir(parents=True)
-        for name in ("catalog.yaml", "tiers.yaml"):
-            shutil.copy(PACKAGE_DATA / name, data_dir / name)
+        copy_config(data_dir)
     db = folder / "gateway.db"
     command = [sys.executable, "-m", "router.cli", "serve", "--host", "127.0.0.1", "--port", "0",
                "--mock-upstream", mock.url, "--db", str(db), "--data-dir", str(data_dir),

@@ -7,7 +7,21 @@ import anthropic
 import openai
 import pytest
 
+from router import ApiKind, RouterState, RoutingRequest, load_config, route
+from router.classification import LazyClassifier
+from router.gateway import wire
+
 MESSAGES = [{"role": "user", "content": "write a haiku about routers"}]
+
+def efficient_pick(text: str) -> str:
+    """What the efficient tier should pick for a Responses body: the same classifier and
+    route() the gateway uses, run here in-process."""
+    body = {"model": "kilo-auto/efficient", "input": text}
+    prediction = LazyClassifier().predict(body)
+    request = RoutingRequest("kilo-auto/efficient", api_kind=ApiKind.RESPONSES, classification=prediction,
+                             estimated_prompt_tokens=wire.estimated_tokens(ApiKind.RESPONSES, body))
+    return route(request, RouterState(load_config())).model
+
 
 # (requested id, mode, API, needs an account, expected model)
 CASES = [
@@ -18,7 +32,7 @@ CASES = [
     ("kilo-auto/balanced", None, "chat", True, "qwen/qwen3.6-plus"),
     ("kilo-auto/balanced", None, "responses", True, "openai/gpt-5.5"),
     ("kilo-auto/balanced", None, "messages", True, "anthropic/claude-sonnet-4.6"),
-    ("kilo-auto/efficient", None, "responses", True, "openai/gpt-5.5"),
+    ("kilo-auto/efficient", None, "responses", True, efficient_pick("hello")),
     ("kilo-auto/open", "plan", "chat", True, "moonshotai/kimi-k2.5"),
     ("kilo-auto/open", "code", "messages", True, "minimax/minimax-m2.7"),
     ("kilo-auto/small", None, "chat", True, "google/gemma-4-31b-it"),

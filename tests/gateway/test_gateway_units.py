@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from router.gateway.handlers import header_safe, merge_params
@@ -20,16 +22,20 @@ def test_cooldowns_feed_the_availability_view():
 
 def test_rate_limit_window():
     state = InProcessState()
-    assert [state.hit("ip", 2, 60, now=0.0 + i) for i in range(2)] == [None, None]
-    assert state.hit("ip", 2, 60, now=10.0) == pytest.approx(50.0)
-    assert state.hit("ip", 2, 60, now=61.0) is None  # next window
+
+    def hit(now: float) -> float | None:
+        return asyncio.run(state.hit("ip", 2, 60, now=now))
+
+    assert [hit(0.0 + i) for i in range(2)] == [None, None]
+    assert hit(10.0) == pytest.approx(50.0)
+    assert hit(61.0) is None  # next window
 
 
 def test_sessions_are_bounded():
     state = InProcessState(max_sessions=2)
     for s in "abc":
-        state.remember_session(s, f"model-{s}")
-    assert state.session_model("a") is None and state.session_model("c") == "model-c"
+        asyncio.run(state.remember_session(s, f"model-{s}"))
+    assert asyncio.run(state.session_model("a")) is None and asyncio.run(state.session_model("c")) == "model-c"
 
 
 @pytest.mark.parametrize("value, expected", [

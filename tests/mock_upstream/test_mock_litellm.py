@@ -98,7 +98,9 @@ async def test_anthropic_messages_acreate_streaming(mock_upstream: MockUpstreamH
     stream = await litellm.anthropic.messages.acreate(model="anthropic/claude-m", api_base=mock_upstream.url,
                                                       api_key="x", max_tokens=64, messages=USER, stream=True)
     raw = b"".join([c if isinstance(c, bytes) else json.dumps(c).encode() async for c in stream])
-    assert b"message_stop" in raw and b"hello litellm" in raw
+    events = [json.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: ")]
+    text = "".join(e["delta"].get("text", "") for e in events if e["type"] == "content_block_delta")
+    assert events[-1]["type"] == "message_stop" and text == "[mock claude-m] hello litellm"
 
 
 @pytest.mark.skipif(not HAS_MCP, reason="litellm 1.106.2 imports the `mcp` package on every aresponses() call")

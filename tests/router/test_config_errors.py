@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import json
 from pathlib import Path
 
 import pytest
@@ -10,14 +10,12 @@ import yaml
 
 from router import ConfigError, load_config
 from router.checks import check_files
-from router.config import PACKAGE_DATA
+from tests.support.config_copy import copy_config
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    for name in ("catalog.yaml", "tiers.yaml"):
-        shutil.copy(PACKAGE_DATA / name, tmp_path / name)
-    return tmp_path
+    return copy_config(tmp_path)
 
 
 def edit(path: Path, change) -> None:
@@ -89,9 +87,33 @@ TIER_CASES = [
      "tiers.yaml: defaults.otherwise: unknown tier 'cheap'"),
     (set_in(["spellings"], ["kilo-auto/tier"]),
      "tiers.yaml: (top level): spelling 'kilo-auto/tier' must contain '{tier}'"),
-    (set_in(["tiers", "efficient", "stand_in_tier"], "efficient"),
-     "tiers.yaml: tiers.efficient.stand_in_tier: unknown tier 'efficient'"),
+    (set_in(["tiers", "efficient", "candidates", 0], "qwen/qwen3.6-plus"),
+     "tiers.yaml: tiers.efficient.candidates[0]: 'qwen/qwen3.6-plus' has no catalog price"),
+    (set_in(["tiers", "efficient", "table"], "accuracy/missing.json"),
+     "tiers.yaml: tiers.efficient.table: missing.json: cannot read file"),
+    (set_in(["tiers", "efficient", "quality_bar", "value"], 1.5),
+     "tiers.yaml: tiers.efficient.efficient.quality_bar.value: "),
 ]
+
+
+def test_efficient_candidate_missing_from_table(data_dir):
+    table = data_dir / "accuracy" / "production.json"
+    data = json.loads(table.read_text())
+    del data["models"]["openai/gpt-5.5"]
+    table.write_text(json.dumps(data))
+    assert "tiers.yaml: tiers.efficient.candidates[3]: 'openai/gpt-5.5' has no entry in accuracy/production.json" \
+        in problems(data_dir)
+
+
+def test_accuracy_table_errors_are_one_line(data_dir):
+    table = data_dir / "accuracy" / "production.json"
+    data = json.loads(table.read_text())
+    data["models"]["openai/gpt-5.5"]["cells"] = {"no-such-cell": {"lower": 0.5}}
+    data["models"]["openai/gpt-5.4"]["overall"]["lower"] = 2
+    table.write_text(json.dumps(data))
+    lines = problems(data_dir)
+    assert any(line.startswith("tiers.yaml: tiers.efficient.table: production.json: models.openai/gpt-5.4")
+               for line in lines), lines
 
 
 @pytest.mark.parametrize(("change", "expected"), TIER_CASES)

@@ -105,15 +105,6 @@ def test_catalog_id_passes_through(state, model_id):
     assert (d.tier, d.model, d.fallbacks, d.params) == (None, model_id, (), {})
 
 
-@pytest.mark.parametrize("api", list(ApiKind))
-def test_efficient_stands_in_as_balanced_and_says_so(state, api):
-    efficient = route(RoutingRequest("kilo-auto/efficient", api_kind=api), state)
-    balanced = route(RoutingRequest("kilo-auto/balanced", api_kind=api), state)
-    assert efficient.tier == "efficient"
-    assert efficient.chain == balanced.chain
-    assert any("resolved as 'balanced'" in line for line in efficient.reason)
-
-
 def test_every_tier_model_is_in_the_catalog(config, state):
     for name in config.tiers.tiers:
         d = route(RoutingRequest(f"kilo-auto/{name}", account=PAID, session_id="x"), state)
