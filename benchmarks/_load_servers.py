@@ -69,7 +69,7 @@ def cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
-def _status_kb(pid: int, key: str) -> int:
+def _status_field(pid: int, key: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
@@ -81,12 +81,17 @@ def _status_kb(pid: int, key: str) -> int:
 
 def rss_mb(pid: int) -> float:
     """Resident memory (MiB) of `pid` and its live descendants."""
-    return sum(_status_kb(p, "VmRSS") for p in process_tree(pid)) / 1024
+    return sum(_status_field(p, "VmRSS") for p in process_tree(pid)) / 1024
 
 
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM, MiB) summed over `pid` and its live descendants."""
-    return sum(_status_kb(p, "VmHWM") for p in process_tree(pid)) / 1024
+    return sum(_status_field(p, "VmHWM") for p in process_tree(pid)) / 1024
+
+
+def threads(pid: int) -> int:
+    """OS threads of `pid` and its live descendants."""
+    return sum(_status_field(p, "Threads") for p in process_tree(pid))
 
 
 def open_fds(pid: int) -> int:

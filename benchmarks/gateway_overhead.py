@@ -1,6 +1,6 @@
 """What the gateway adds: latency, throughput, CPU and memory against one fast mock upstream.
 
-    python benchmarks/gateway_overhead.py            # full run, about 10-14 minutes
+    python benchmarks/gateway_overhead.py            # full run, about 10-15 minutes
     python benchmarks/gateway_overhead.py --quick    # smoke run, about 1-2 minutes
 
 Four arms share ONE `autotier mock-upstream` process and are interleaved rate by rate, so
@@ -20,19 +20,21 @@ scheduled time (so a stalled server cannot hide its queue). The generator (`_loa
 raw asyncio HTTP/1.1 keep-alive client on uvloop) runs in its own process; it is measured
 alone against the mock first (`mock_alone`), up to rates far above what the gateways hold.
 
-Per condition, rates step up; an arm leaves the ladder at the first rate where its p99
-exceeds the direct arm's p99 at that rate by 50 ms, or more than 1% of its requests fail
-(failures count as infinitely slow in the percentiles). Added latency = arm minus direct
-at the same rate (for `direct` itself: minus the mock's configured latency). CPU is read
-from /proc/PID/stat of each server process and its children over the measured window;
-peak RSS is VmHWM.
+Per condition, rates step up (each step at least 4 s and 150 requests, after 1 s
+unrecorded); an arm leaves the ladder at the first rate where its p99 exceeds the direct
+arm's p99 at that rate by 50 ms, or more than 1% of its requests fail (failures count as
+infinitely slow in the percentiles). The condition ends when only `direct` is left, so its
+max rates there only say "at least" (its own limits are under `mock_alone`). Added
+latency = arm minus direct at the same rate (for `direct` itself: minus the mock's
+configured latency). CPU is read from /proc/PID/stat of each server process and its
+children over the measured window; peak RSS is VmHWM.
 
 Summary (`arms`) is the headline condition: mock 0 ms, streaming (what Kilo clients send).
-`added_*` and `error_rate` are at a light reference rate (20/s; --quick: 10/s; with --rates:
-the first), `cpu_ms_per_request` at
-the highest rate the arm held under 50 ms added p99 (fixed costs amortised). The same
-figures for every condition are under `by_condition`; every step's raw figures under
-`conditions`. Writes benchmarks/results/gateway_overhead.json (or --out).
+`added_*` and `error_rate` are at a light reference rate (20/s; --quick: 10/s; with
+--rates: the first), `cpu_ms_per_request` at the highest rate the arm held under 50 ms
+added p99 (fixed costs amortised). The same figures for every condition are under
+`by_condition`; every step's raw figures under `conditions`. Writes
+benchmarks/results/gateway_overhead.json (or --out).
 
 The LiteLLM arm needs `litellm[proxy]`. When the project's .venv lacks it:
 
@@ -49,6 +51,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -81,7 +84,7 @@ FULL = {
     "rates": [20, 30, 40, 60, 80, 100, 150, 200, 300, 400],
     "reference_rate": 20,
     "mock_alone_rates": [500, 1000, 2000, 3000, 4000],
-    "warmup_s": 1.0, "duration_s": 4.0, "min_samples": 200, "warm_s": 5.0,
+    "warmup_s": 1.0, "duration_s": 4.0, "min_samples": 150, "warm_s": 5.0,
 }
 QUICK = {
     "conditions": [(0, True), (0, False)],
@@ -236,6 +239,8 @@ def summarise(steps: list[dict[str, Any]], arm: str, rates: list[float], peak_rs
         "peak_rss_mb": peak_rss,
         "reference_rate": reference["rate"], "cpu_measured_at_rate": busiest["rate"],
         "capped_by_ladder": out["max_rate_p99_50ms"] == rates[-1],
+        **({"note": "added = latency minus the mock's configured delay; max rates only as far as "
+                    "the other arms went (see mock_alone)"} if arm == "direct" else {}),
     }
 
 
@@ -326,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(line: str) -> None:
         print(line, flush=True)
+
+    # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C, so every started server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     facts = servers_mod.machine_facts()
     started = time.monotonic()

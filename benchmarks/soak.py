@@ -20,8 +20,8 @@ Streams are paced (10 ms to the first event, 5 ms between events) so that cuts a
 disconnects land mid-stream. The gateway runs with `--cooldown 1` so that a 5% error rate
 causes fallbacks without taking whole tiers out for 30 s at a time.
 
-Every `--sample-every` seconds: the gateway's RSS and open file descriptors (/proc/PID)
-and its asyncio task count (`autotier_event_loop_tasks` on /metrics). Memory growth is the
+Every `--sample-every` seconds: the gateway's RSS, open file descriptors and OS threads
+(/proc/PID) and its asyncio task count (`autotier_event_loop_tasks` on /metrics). Memory growth is the
 least-squares slope of RSS over time after the warm-up (MiB/min). Descriptors and tasks
 are also read before the load and after it, once the gateway is idle again: a leak shows
 as "after" well above "before". Writes benchmarks/results/soak.json (or --out).
@@ -104,6 +104,7 @@ def tasks(gateway: Server) -> float | None:
 def snapshot(gateway: Server, t0: float) -> dict[str, Any]:
     return {"t_s": round(time.monotonic() - t0, 1), "rss_mb": round(servers_mod.rss_mb(gateway.pid), 2),
             "fds": servers_mod.open_fds(gateway.pid), "tasks": tasks(gateway),
+            "threads": servers_mod.threads(gateway.pid),
             "cpu_s": round(gateway.cpu_s(), 2)}
 
 
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def log(line: str) -> None:
         print(line, flush=True)
+
+    # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C, so every started server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     facts = servers_mod.machine_facts()
     started = time.monotonic()
@@ -208,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(peak, 1),
         "fds_before": before["fds"], "fds_end_loaded": samples[-1]["fds"] if samples else None,
         "fds_max": max((s["fds"] for s in samples), default=None), "fds_after_idle": after["fds"],
+        "threads_before": before["threads"], "threads_max": max((s["threads"] for s in samples), default=None),
+        "threads_after_idle": after["threads"],
         "tasks_before": before["tasks"], "tasks_end_loaded": loaded_tasks[-1] if loaded_tasks else None,
         "tasks_max": max(loaded_tasks, default=None), "tasks_after_idle": after["tasks"],
         "gateway_cpu_ms_per_request": round(1000 * cpu / max(1, result["ok"] + sum(result["errors"].values())), 3)

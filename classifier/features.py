@@ -201,10 +201,10 @@ class Featuriser:
     max_chars: latest-turn characters kept (head + tail); context_chars: characters of the
     system-prompt prefix and of the first user turn kept for the context text; modes: mode
     names one-hot encoded (anything else sets the "other" slot); bow_dim: slots of the
-    hashed bag of words of the instruction (0 turns it off); instruction_embedding: also
-    embed the instruction (the latest turn without code) as a third text: about +1 point of
-    route-key accuracy for about +0.1 ms per request with code in it (off by default to
-    keep p99 under 1 ms with the static embedder).
+    hashed bag of words of the instruction (0 turns it off; 4,096 slots beat 1,024 by about
+    0.7 points of cross-validated route-key accuracy); instruction_embedding: also embed the
+    instruction (the latest turn without code) as a third text: about +0.5 to +1 point of
+    route-key accuracy in cross-validation for about +0.05 ms per request with code in it.
     """
 
     def __init__(
@@ -213,8 +213,8 @@ class Featuriser:
         context_chars: int = 600,
         system_prefix_chars: int = 300,
         modes: tuple[str, ...] = DEFAULT_MODES,
-        bow_dim: int = 1024,
-        instruction_embedding: bool = False,
+        bow_dim: int = 4096,
+        instruction_embedding: bool = True,
     ) -> None:
         self.max_chars = max_chars
         self.context_chars = context_chars

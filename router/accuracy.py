@@ -63,7 +63,7 @@ class AccuracyTable(Strict):
 
     _index: dict[str, int] = PrivateAttr(default_factory=dict)
     _rows: dict[str, int] = PrivateAttr(default_factory=dict)
-    _matrix: np.ndarray = PrivateAttr(default=None)
+    _matrix: np.ndarray = PrivateAttr(default_factory=lambda: np.empty((0, 0)))
     _grid: tuple[tuple[str, ...], tuple[str, ...], np.ndarray] | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:

@@ -8,9 +8,9 @@ import asyncio
 import json
 import logging
 import os
-import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from router.errors import ConfigError
@@ -86,16 +86,23 @@ def serve(argv: list[str]) -> int:
             demo.stop(child)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when installed (uvicorn[standard] brings it), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        return None
+    return uvloop.new_event_loop
+
+
 def _run(settings: object, host: str, port: int, log_level: str) -> int:
     import uvicorn
 
     from router.gateway.app import create_app
+    from router.listen import bind_socket
 
     app = create_app(settings)  # type: ignore[arg-type]
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
     # proxy_headers=False: X-Forwarded-For is trusted only per --trusted-proxy (intake.client_ip).
     config = uvicorn.Config(app, log_level=log_level.lower(), access_log=False, lifespan="on",
@@ -115,7 +122,8 @@ def _run(settings: object, host: str, port: int, log_level: str) -> int:
         await task
 
     try:
-        asyncio.run(main())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(main())
     except SystemExit:  # uvicorn exits this way when the lifespan start-up fails
         if server.started:
             raise

@@ -94,7 +94,7 @@ class Gateway:
     # ---- deciding ---------------------------------------------------------------------
     async def routing_request(self, api: ApiKind, request: Request, body: dict[str, Any],
                               trace: Trace) -> tuple[RoutingRequest, intake.Caller]:
-        caller = intake.authenticate(request, self.ledger)
+        caller = await intake.authenticate(request, self.ledger)
         kilo = intake.kilo_headers(request)
         trace.account_id, trace.mode, trace.session_id = caller.account_id, kilo.mode, kilo.session_id
         trace.requested = body.get("model")

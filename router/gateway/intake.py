@@ -4,6 +4,7 @@ Kilo headers."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 from dataclasses import dataclass
@@ -97,12 +98,14 @@ class Caller:
         return self.row.id if self.row else None
 
 
-def authenticate(request: Request, ledger: Ledger) -> Caller:
-    """Missing key or `anonymous` -> anonymous; a known key -> its account; else 401."""
+async def authenticate(request: Request, ledger: Ledger) -> Caller:
+    """Missing key or `anonymous` -> anonymous; a known key -> its account; else 401.
+    The lookup runs on a worker thread: the ledger may be a remote database, or busy
+    committing a usage row, and the event loop must not wait for it."""
     key = api_key(request)
     if key.lower() in ANONYMOUS_KEYS:
         return Caller(None, ANONYMOUS)
-    row = ledger.lookup(key)
+    row = await asyncio.to_thread(ledger.lookup, key)
     if row is None:
         raise AutotierError("invalid API key; create one with `autotier accounts create`",
                             code="invalid_api_key", status=401)

@@ -26,8 +26,9 @@ class ConfigHolder:
         self._stamps = self._read_stamps()
 
     def _read_stamps(self) -> tuple[tuple[int, int] | None, ...]:
-        stamps = []
-        for name in WATCHED:
+        """Modification stamps of the config files and every accuracy table they name."""
+        stamps: list[tuple[int, int] | None] = []
+        for name in (*WATCHED, *sorted(self.config.accuracy)):
             try:
                 stat = (self.data_dir / name).stat()
                 stamps.append((stat.st_mtime_ns, stat.st_size))

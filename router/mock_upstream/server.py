@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import threading
 import time
@@ -12,25 +11,9 @@ from types import TracebackType
 
 import uvicorn
 
+from router.listen import base_url, bind_socket
 from router.mock_upstream.app import create_app
 from router.mock_upstream.config import MockConfig, MockConfigError
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (port 0: any free port), ready for uvicorn."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
-def base_url(sock: socket.socket) -> str:
-    """http://HOST:PORT for a bound socket (IPv6 hosts in brackets)."""
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _uvicorn_config(config: MockConfig, access_log: bool) -> uvicorn.Config:

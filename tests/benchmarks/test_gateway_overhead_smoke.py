@@ -34,8 +34,17 @@ def test_quick_run_writes_every_arm_and_ratio(tmp_path: Path) -> None:
     out = tmp_path / "overhead.json"
     command = [sys.executable, str(SCRIPT), "--quick", "--arms", ",".join(arms), "--rates", "2,4",
                "--mock-alone-rates", "20", "--duration", "1", "--out", str(out)]
-    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=400)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, _ = proc.communicate(timeout=400)
+    finally:
+        if proc.poll() is None:  # SIGTERM first: the script then stops the servers it started
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    assert proc.returncode == 0, output[-4000:]
 
     report = json.loads(out.read_text())
     assert set(report["arms"]) == set(arms)

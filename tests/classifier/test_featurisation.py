@@ -160,8 +160,8 @@ def test_any_prompt_gives_finite_vector_of_fixed_size(text, mode):
     assert np.isfinite(feats.numeric).all()
 
 
-def test_instruction_embedding_is_optional():
+def test_instruction_embedding_is_on_by_default_and_optional():
     req = {"prompt": "Please make this faster:\n```python\nfor i in range(10):\n    total += i\n```"}
-    assert Featuriser()(req).texts[2] == ""
-    assert Featuriser(instruction_embedding=True)(req).texts[2] == "Please make this faster:"
-    assert Featuriser(instruction_embedding=True)({"prompt": "plain prose"}).texts[2] == ""
+    assert Featuriser()(req).texts[2] == "Please make this faster:"
+    assert Featuriser(instruction_embedding=False)(req).texts[2] == ""
+    assert Featuriser()({"prompt": "plain prose"}).texts[2] == ""

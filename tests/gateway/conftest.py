@@ -19,6 +19,7 @@ from router.gateway.accounts import Ledger
 from tests.support.config_copy import copy_config
 from tests.support.mock_control import MockUpstreamHandle
 from tests.support.processes import LISTENING_URL, RunningProcess, running_process
+from tests.support.stores import PostgresHandle, StoreUnavailable, postgres_server, redis_server
 
 GATEWAY_LINE = LISTENING_URL
 
@@ -90,3 +91,23 @@ def gateway(mock_upstream_process: MockUpstreamHandle, tmp_path_factory: pytest.
 @pytest.fixture(scope="session")
 def funded_key(gateway: GatewayHandle) -> str:
     return gateway.create_account(100.0)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a free loopback port for the whole session (skips without one)."""
+    try:
+        with redis_server() as url:
+            yield url
+    except StoreUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PostgresHandle]:
+    """A real PostgreSQL server on a free loopback port for the whole session (skips without one)."""
+    try:
+        with postgres_server() as handle:
+            yield handle
+    except StoreUnavailable as exc:
+        pytest.skip(str(exc))

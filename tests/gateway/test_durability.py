@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,18 +21,9 @@ import pytest
 
 from router.gateway.accounts import Ledger
 from tests.gateway.conftest import start_gateway
-from tests.support.stores import PostgresHandle, StoreUnavailable, postgres_server
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresHandle]:
-    try:
-        with postgres_server() as handle:
-            yield handle
-    except StoreUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

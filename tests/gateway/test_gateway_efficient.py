@@ -39,8 +39,6 @@ def test_route_endpoint_shows_the_classification_and_the_scores(gateway):
         expected = CLASSIFIER.predict(chat(text))
         assert decision["details"]["classification"]["route_key"] == expected.route_key
         assert decision["details"]["classification"]["difficulty"] == expected.difficulty
-    assert plan["details"]["classification"]["route_key"].startswith("planning_design/")
-    assert plan["details"]["estimated_tokens"]["output"] > rename["details"]["estimated_tokens"]["output"]
 
 
 @pytest.mark.parametrize("path, body", [

@@ -62,3 +62,21 @@ def test_sighup_reloads(mock_upstream_process, tmp_path):
         os.kill(gw.process.process.pid, signal.SIGHUP)
         _wait_for(lambda: reloading_ready(gw)["config_version"] > version)
         assert _open_model(gw) == "moonshotai/kimi-k2.5"
+
+
+def test_accuracy_table_change_is_picked_up(reloading):
+    """Editing the efficient tier's accuracy table re-routes without a restart."""
+    import json
+
+    body = {"model": "kilo-auto/efficient", "messages": [{"role": "user", "content": "fix the failing test"}]}
+    before = reloading.post("/v1/route", body).json()["model"]
+    table_file = reloading.data_dir / "accuracy" / "production.json"
+    table = json.loads(table_file.read_text())
+    cheapest = "deepseek/deepseek-v3.2" if before != "deepseek/deepseek-v3.2" else "minimax/minimax-m2.7"
+    for name, entry in table["models"].items():  # make one cheap model the only strong one
+        strong = name == cheapest
+        entry["overall"]["lower"] = 0.99 if strong else 0.1
+        for cell in entry["cells"].values():
+            cell["lower"] = 0.99 if strong else 0.1
+    table_file.write_text(json.dumps(table))
+    _wait_for(lambda: reloading.post("/v1/route", body).json()["model"] == cheapest)

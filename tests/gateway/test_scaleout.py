@@ -24,27 +24,11 @@ from router.gateway.accounts import Ledger, UsageRow
 from router.gateway.live_state import LiveStateUnavailable, RedisState
 from tests.gateway.conftest import GatewayHandle, start_gateway
 from tests.support.processes import free_port
-from tests.support.stores import PostgresHandle, StoreUnavailable, postgres_server, redis_server
+from tests.support.stores import StoreUnavailable, redis_server
 
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    try:
-        with redis_server() as url:
-            yield url
-    except StoreUnavailable as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PostgresHandle]:
-    try:
-        with postgres_server() as handle:
-            yield handle
-    except StoreUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture

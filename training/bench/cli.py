@@ -109,7 +109,8 @@ def routing(args: argparse.Namespace) -> int:
             results[name] = run_set(sets[name], xs[name], folds)
     meta = {
         "command": "autotier bench routing" + (" --quick" if args.quick else "")
-        + ("" if wanted == list(ALL_SETS) else f" --sets {','.join(wanted)}"),
+        + ("" if wanted == list(ALL_SETS) else f" --sets {','.join(wanted)}")
+        + (f" --cache-dir {args.cache_dir}" if args.cache_dir else ""),
         "seconds": time.perf_counter() - started,
         "embed_seconds": embed_seconds,
         "embedder": embedder.name,

@@ -298,7 +298,7 @@ def run_lodo(sets: dict[str, RoutingSet], xs: dict[str, np.ndarray]) -> dict[str
     return {
         "dataset": "routellm_lodo",
         "title": "RouteLLM sets, leave one dataset out",
-        "protocol": "for each of GSM8K, MMLU and MT-Bench: fit label head, accuracy table and direct predictor "
+        "protocol": "For each of GSM8K, MMLU and MT-Bench: fit label head, accuracy table and direct predictor "
         "on the other two sets, test on it",
         "runs": runs,
         "seconds": round(time.perf_counter() - t0, 1),

@@ -80,9 +80,13 @@ def _cost_axes(ax: Any, res: Result) -> None:
                color="black", s=14, marker="D", label="single models")
     on_hull = {tuple(p) for p in zero.tolist()}
     best = res["best_single"]["model"]
+    costs = [v["cost"] for v in singles.values()]
+    middle = (min(costs) * max(costs)) ** 0.5  # the log axis' centre
     for m, v in singles.items():
         if (v["cost"], v["quality"]) in on_hull or m == best:
-            ax.annotate(_short(m), (v["cost"], v["quality"]), fontsize=6, xytext=(3, -8), textcoords="offset points")
+            right = v["cost"] > middle
+            ax.annotate(_short(m), (v["cost"], v["quality"]), fontsize=6, xytext=(-4 if right else 4, -9),
+                        textcoords="offset points", ha="right" if right else "left")
     ax.scatter([base["oracle"]["cost"]], [base["oracle"]["quality"]], marker="*", s=120, color="green", label="oracle")
     if "frontier_rule" in base:
         f = base["frontier_rule"]
@@ -93,7 +97,7 @@ def _cost_axes(ax: Any, res: Result) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("mean cost per item (US$, log scale)")
     ax.set_ylabel(res["quality_unit"].split("(")[0].strip())
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     ax.grid(alpha=0.3, which="both")
 
 

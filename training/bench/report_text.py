@@ -202,6 +202,16 @@ def _findings(results: dict[str, Result]) -> list[str]:
                  for k, v in lodo.items()]
         lines.append("- Held out (leave one dataset out), factored APGR: " + "; ".join(parts)
                      + ". Random routing scores 0.500.")
+    for name in ("mt_bench", "mmlu", "gsm8k"):
+        if name not in results:
+            continue
+        data, router, _, _, apgr = max(ROUTELLM_PUBLISHED[name][1:], key=lambda row: row[4] or 0.0)
+        held = lodo.get(name, {}).get("routers", {}).get("factored", {}).get("apgr")
+        lines.append(
+            f"- {name}: RouteLLM's best published APGR is {_f(apgr)} ({router}, {data}); ours (factored) is "
+            f"{_f(results[name]['apgr'])} fitted in-domain"
+            + (f" and {_f(held)} with the set held out" if held is not None else "") + "."
+        )
     return lines + [""]
 
 
