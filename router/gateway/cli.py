@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -65,6 +66,9 @@ def serve(argv: list[str]) -> int:
 
     child = None
     mock = args.mock_upstream
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal; with the default
+    # handler that would end the process before the `finally` below stops the demo's mock.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         if args.demo and not mock:
             child, mock = demo.start_mock_upstream(args.host)

@@ -103,4 +103,10 @@ def test_demo_mode_starts_its_own_mock(tmp_path):
     with running_process(command, url_pattern=pattern, health_path="/readyz", start_timeout_s=60) as proc:
         r = httpx.post(proc.url + "/v1/chat/completions", json={**CHAT, "model": "kilo-auto/free"}, timeout=30)
         assert r.status_code == 200 and r.json()["model"].endswith(":free")
+        mock_url = __import__("re").search(r"demo: mock upstream at (http://\S+)", proc.output()).group(1)
+        assert httpx.get(mock_url + "/_mock/stats", timeout=5).status_code == 200
+        proc.process.terminate()  # SIGTERM, as a service manager stops it
+        assert proc.process.wait(20) == 0
+        with pytest.raises(httpx.ConnectError):  # the demo's mock went with it
+            httpx.get(mock_url + "/_mock/stats", timeout=5)
     assert LISTENING_URL.search(proc.output())
