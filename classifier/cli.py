@@ -39,7 +39,8 @@ def _open(path: str, mode: str) -> Iterator[IO[str]]:
             yield fh
 
 
-def _read(fh: IO[str], name: str) -> list[dict[str, Any]]:
+def read_requests(fh: IO[str], name: str) -> list[dict[str, Any]]:
+    """JSONL request rows (`prompt`, `messages` or `input`); ClassifierError names file:line."""
     rows = []
     for line_no, line in enumerate(fh, start=1):
         if not line.strip():
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with _open(args.input, "r") as fh:
-            rows = _read(fh, args.input)
+            rows = read_requests(fh, args.input)
         clf = load(args.model)
     except (ClassifierError, OSError) as exc:
         print(f"autotier classify: {getattr(exc, 'code', 'error')}: {exc}", file=sys.stderr)

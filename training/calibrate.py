@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autotier calibrate: {args.tier!r} is not an efficient tier", file=sys.stderr)
         return 2
     from classifier import ClassifierError, load
-    from classifier.cli import _read as read_requests
+    from classifier.cli import read_requests
 
     try:
         with args.input.open(encoding="utf-8") as fh:
