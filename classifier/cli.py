@@ -55,6 +55,23 @@ def read_requests(fh: IO[str], name: str) -> list[dict[str, Any]]:
     return rows
 
 
+def predict_rows(clf: Any, rows: list[dict[str, Any]], batch_size: int = 256) -> list[Any]:
+    """A Prediction per row, or the RequestError of a row with no user text (one bad line
+    must not sink the file); the rows' request fields are classified in batches."""
+    requests = [{k: r[k] for k in REQUEST_KEYS if k in r} for r in rows]
+    out: list[Any] = [None] * len(rows)
+    good = []
+    for i, request in enumerate(requests):
+        try:
+            parse_request(request)
+            good.append(i)
+        except RequestError as exc:
+            out[i] = exc
+    for i, prediction in zip(good, clf.predict_many([requests[i] for i in good], batch_size=batch_size), strict=True):
+        out[i] = prediction
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from classifier.model import load
@@ -66,24 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ClassifierError, OSError) as exc:
         print(f"autotier classify: {getattr(exc, 'code', 'error')}: {exc}", file=sys.stderr)
         return 2
-    requests = [{k: r[k] for k in REQUEST_KEYS if k in r} for r in rows]
-    results: list[dict[str, Any]] = [{} for _ in rows]
-    good = []
-    for i, req in enumerate(requests):
-        try:
-            parse_request(req)
-            good.append(i)
-        except RequestError as exc:  # one bad line must not sink the file
-            results[i] = {"error": f"{exc.code}: {exc}"}
-    preds = clf.predict_many([requests[i] for i in good], batch_size=args.batch_size)
-    for i, pred in zip(good, preds, strict=True):
-        results[i] = pred.to_dict()
+    predictions = predict_rows(clf, rows, batch_size=args.batch_size)
+    results = [{"error": f"{p.code}: {p}"} if isinstance(p, RequestError) else p.to_dict() for p in predictions]
     with _open(args.output, "w") as out:
         for row, res in zip(rows, results, strict=True):
             out.write(json.dumps({**row, **res}, ensure_ascii=False) + "\n")
-    failed = len(rows) - len(good)
+    failed = sum(isinstance(p, RequestError) for p in predictions)
     print(
-        f"classified {len(good)} request(s) -> {args.output}"
+        f"classified {len(rows) - failed} request(s) -> {args.output}"
         + (f"; {failed} line(s) had no user text (see 'error')" if failed else ""),
         file=sys.stderr,
     )

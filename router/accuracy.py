@@ -159,20 +159,3 @@ def load_accuracy_table(path: Path) -> AccuracyTable:
     if problems:
         raise ConfigError(problems)
     return table
-
-
-def table_for(models: Sequence[str], cells: Sequence[str], lower: Mapping[str, Mapping[str, float]],
-              overall: Mapping[str, float], bound: str = "given") -> AccuracyTable:
-    """A table from plain numbers (benchmarks and tests build small tables this way)."""
-    return AccuracyTable(
-        bound=bound,
-        cells=tuple(cells),
-        models={
-            m: ModelEntry(
-                evidence="measured",
-                overall=Cell(lower=overall[m]),
-                cells={c: Cell(lower=v) for c, v in lower.get(m, {}).items()},
-            )
-            for m in models
-        },
-    )

@@ -26,9 +26,7 @@ import logging
 import math
 import os
 import sys
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +45,7 @@ from router.core import RouterState, route
 from router.errors import AutotierError, NoModelAvailableError
 from router.gateway import intake, wire
 from router.gateway.handlers import header_safe, merge_params
+from router.gateway.live_state import InProcessState
 from router.gateway.reload import ConfigHolder
 from router.gateway.upstream import CHAT_PARAMS
 from router.reasoning import strip_foreign_reasoning
@@ -210,9 +209,9 @@ class AutotierHook(CustomLogger):
         self.config_holder = ConfigHolder(Path(data_dir) if data_dir else None)
         self.classifier = LazyClassifier(classifier or os.environ.get("AUTOTIER_CLASSIFIER") or None)
         self.model_groups = model_groups
-        self._sessions: OrderedDict[str, str] = OrderedDict()
-        self._max_sessions = max_sessions
-        self._lock = threading.Lock()
+        # Each session's last model (bounded, least recently used dropped first), as the
+        # gateway keeps it; this proxy process's event loop is its only user.
+        self.sessions = InProcessState(max_sessions=max_sessions)
         self._next_reload_check = time.monotonic() + RELOAD_CHECK_S
 
     @property
@@ -223,19 +222,6 @@ class AutotierHook(CustomLogger):
             if self.config_holder.changed():
                 self.config_holder.reload()
         return self.config_holder.config
-
-    def _previous(self, session_id: str | None) -> str | None:
-        with self._lock:
-            return self._sessions.get(session_id) if session_id else None
-
-    def _remember(self, session_id: str | None, model: str) -> None:
-        if not session_id:
-            return
-        with self._lock:
-            self._sessions[session_id] = model
-            self._sessions.move_to_end(session_id)
-            while len(self._sessions) > self._max_sessions:
-                self._sessions.popitem(last=False)
 
     def decide(self, routing: RoutingRequest, config: RouterConfig, groups: frozenset[str]) -> RoutingDecision:
         """`route()` over the models this proxy has; AutotierError when it cannot."""
@@ -259,7 +245,8 @@ class AutotierHook(CustomLogger):
         try:
             routing = routing_request(data, api, user_api_key_dict)
             if routing.session_id:
-                routing = dataclasses.replace(routing, previous_model=self._previous(routing.session_id))
+                previous_model = await self.sessions.session_model(routing.session_id)
+                routing = dataclasses.replace(routing, previous_model=previous_model)
             if needs_classification(config, routing.requested_model):
                 body = {k: data[k] for k in PROMPT_FIELDS if k in data}
                 # Inference (and the first-use model load) must not block the proxy's event loop.
@@ -271,7 +258,8 @@ class AutotierHook(CustomLogger):
         catalog = config.catalog
         previous = catalog.get(routing.previous_model or "")
         apply_decision(data, decision, api, previous.family if previous else None, catalog[decision.model].family)
-        self._remember(routing.session_id, decision.model)
+        if routing.session_id:
+            await self.sessions.remember_session(routing.session_id, decision.model)
         log.debug("autotier: %s -> %s (%s)", routing.requested_model, decision.model, decision.tier)
         return data
 

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from router.config import RouterConfig, default_data_dir, load_config
-from router.contract import estimate_tokens
+from router.contract import ApiKind
 from router.efficient import BarKind, select
 from router.errors import ConfigError
+from router.gateway import wire
 from router.strategies import Scoring, score_candidates
 from router.tiers import EfficientTier
 
@@ -86,32 +87,19 @@ def calibrate(
     return bisect_bar(lambda b: evaluate(scorings, tier, strong, kind, b).quality_share, quality_share)  # type: ignore[arg-type]
 
 
-def request_text(row: dict[str, Any]) -> str:
-    return row["prompt"] if isinstance(row.get("prompt"), str) else json.dumps(row.get("messages", ""))
-
-
-def classify_rows(clf: Any, rows: Sequence[dict[str, Any]]) -> list[Any]:
-    """Predictions for every row; None for a row without user text (scored by overall rates)."""
-    from classifier import RequestError, parse_request
-
-    requests = [{k: v for k, v in r.items() if k in ("prompt", "messages", "input", "mode")} for r in rows]
-    good = []
-    for i, request in enumerate(requests):
-        try:
-            parse_request(request)
-            good.append(i)
-        except RequestError:
-            pass
-    out: list[Any] = [None] * len(rows)
-    for i, prediction in zip(good, clf.predict_many([requests[i] for i in good]), strict=True):
-        out[i] = prediction
-    return out
+def request_tokens(row: dict[str, Any]) -> int:
+    """The prompt size the gateway would estimate for this row sent as a request (a bare
+    `prompt` as one chat user turn), so that calibration scores costs as routing will."""
+    if "input" in row:
+        return wire.estimated_tokens(ApiKind.RESPONSES, row)
+    body = row if "messages" in row else {"messages": [{"role": "user", "content": row.get("prompt", "")}]}
+    return wire.estimated_tokens(ApiKind.CHAT, body)
 
 
 def score_sample(rows: Sequence[dict[str, Any]], predictions: Sequence[Any], tier: EfficientTier,
                  config: RouterConfig) -> list[Scoring]:
     return [
-        score_candidates(tier, config, tier.candidates, p, estimate_tokens(request_text(r)))
+        score_candidates(tier, config, tier.candidates, p, request_tokens(r))
         for r, p in zip(rows, predictions, strict=True)
     ]
 
@@ -160,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(tier, EfficientTier):
         print(f"autotier calibrate: {args.tier!r} is not an efficient tier", file=sys.stderr)
         return 2
-    from classifier import ClassifierError, load
-    from classifier.cli import read_requests
+    from classifier import ClassifierError, RequestError, load
+    from classifier.cli import predict_rows, read_requests
 
     try:
         with args.input.open(encoding="utf-8") as fh:
@@ -173,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autotier calibrate: {args.input}: no requests", file=sys.stderr)
         return 2
 
-    predictions = classify_rows(load(args.classifier), rows)
+    predictions = [None if isinstance(p, RequestError) else p for p in predict_rows(load(args.classifier), rows)]
     scorings = score_sample(rows, predictions, tier, config)
     order = list(range(len(scorings)))
     random.Random(args.seed).shuffle(order)

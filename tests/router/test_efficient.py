@@ -12,12 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from router import RouterState, load_config, route
-from router.accuracy import cell_key, joint_probs, table_for
+from router.accuracy import cell_key, joint_probs
 from router.availability import Availability, ModelState, ModelStatus
 from router.contract import RoutingRequest
 from router.efficient import Scored, select, threshold
 from router.errors import ConfigError
 from tests.support.config_copy import copy_config
+from tests.support.tables import table_for
 
 OPUS, SONNET, HAIKU = "anthropic/claude-opus-4.7", "anthropic/claude-sonnet-4.6", "anthropic/claude-haiku-4.5"
 DEEPSEEK, KIMI, GEMMA = "deepseek/deepseek-v3.2", "moonshotai/kimi-k2.5", "google/gemma-4-31b-it"

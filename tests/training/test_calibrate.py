@@ -12,10 +12,11 @@ import pytest
 import yaml
 
 from router import load_config
-from router.accuracy import cell_key, table_for
+from router.accuracy import cell_key
 from router.efficient import Scored
 from router.strategies import Scoring, score_candidates
 from tests.support.config_copy import copy_config
+from tests.support.tables import table_for
 from training.calibrate import bisect_bar, calibrate, evaluate, strongest, write_bar
 
 MODELS = ["anthropic/claude-opus-4.7", "anthropic/claude-sonnet-4.6", "openai/gpt-5.4-mini",
