@@ -219,8 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     from router.errors import ConfigError
-    from training.outcomes import OutcomeError
-    from training.sources import default_data_root
+    from training.sources import SourceError, default_data_root
 
     parser = argparse.ArgumentParser(prog="autotier accuracy", description="accuracy tables with provenance")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -245,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
-    except OutcomeError as exc:
+    except SourceError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     (args.out / "sources").mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,13 @@
 """Per-item benchmark outcomes, read from each public set's original layout.
 
-Each `load_*` returns `Outcomes`: (model, cell, outcome in [0, 1]) records in the set's
-own label set, plus what a table's provenance needs (files read, row counts, exclusions).
-The aggregate boards (SWE-bench listed rates, Aider polyglot) come back as plain
-name -> rate maps; they carry no per-item outcomes and only inform priors.
+Each `read_*` is the one parser of a public outcome set's raw files: rows as the files
+hold them, each model's outcome parsed to a float, less what no consumer may use (prompts
+RouteLLM lists as contaminated). Two consumers shape them: each `load_*` here returns
+`Outcomes`, (model, cell, outcome in [0, 1]) records in the set's own label set plus what
+a table's provenance needs (files read, row counts, exclusions); training.bench.sets
+builds the routing benchmark's prompt x model matrices. The aggregate boards (SWE-bench
+listed rates, Aider polyglot) come back as plain name -> rate maps; they carry no
+per-item outcomes and only inform priors. A missing file raises SourceError naming it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import yaml
 
 from router.accuracy import cell_key
+from training.sources import REPO_ROOT, SourceError
 
 # From ../shared/data/SOURCES.md: where each folder came from and under which licence.
 SOURCE_INFO: dict[str, dict[str, str]] = {
@@ -54,17 +59,14 @@ SOURCE_INFO: dict[str, dict[str, str]] = {
 }
 
 SWEBENCH_BOARD = "swebench/leaderboards_20251210.json"
-SWEBENCH_LABELS = "data/labels/swebench.csv"
+SWEBENCH_LABELS = REPO_ROOT / "data" / "labels" / "swebench.csv"
 # A per-instance list may differ from the listed rate by rounding (a listed 64.93 is
 # 324.65 of 500); more than this many tasks apart and the list is not the listed run.
 SWEBENCH_TOLERANCE = 1.0
 DEBUGBENCH_LEVELS = {"easy": "low", "medium": "medium", "hard": "high"}
-
-
-class OutcomeError(Exception):
-    """A raw file is missing or not in the expected layout; the message names the file."""
-
-    code = "outcomes_unavailable"
+ROUTERBENCH_FILES = ("mbpp", "arc_challenge", "winograde")
+ROUTELLM = "routellm_evals"
+ROUTELLM_MODELS = ("gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1")  # RouteLLM's strong, weak
 
 
 @dataclass
@@ -79,9 +81,33 @@ class Outcomes:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-model facts for provenance
 
 
-def _need(path: Path) -> Path:
+@dataclass
+class RawRows:
+    """One set's rows as its files hold them, each model's outcome column parsed to a float."""
+
+    rows: list[dict[str, Any]]
+    models: list[str]  # the models with an outcome in every row, sorted
+    files: list[Path]  # every file read, in reading order
+    dropped: int = 0  # rows left out because RouteLLM lists their prompt as contaminated
+
+
+@dataclass
+class SwebenchRuns:
+    """The bash-only board's per-instance lists, each entry's `per_instance_details` parsed
+    to instance id -> {"resolved": 1.0 or 0.0, "cost": US dollars (0 where unrecorded)}."""
+
+    runs: list[dict[str, Any]]  # board entries whose list is the listed run (board order)
+    resolved: dict[str, int]  # run name -> tasks its list resolves
+    mismatched: list[tuple[str, int, int, float]]  # (name, resolved, instances, listed %): another run, excluded
+    no_list: list[str]  # entries with an aggregate rate only
+    labels: dict[str, tuple[str, str]]  # instance id -> (route key, difficulty), our hand labels
+    files: list[Path]
+
+
+def raw_file(path: Path) -> Path:
+    """`path`, or SourceError naming it when it does not exist."""
     if not path.exists():
-        raise OutcomeError(f"{path}: missing; fetch it from the origin listed in SOURCES.md or pass --data-root")
+        raise SourceError(f"{path}: missing; fetch it from the origin listed in SOURCES.md or pass --data-root")
     return path
 
 
@@ -91,72 +117,82 @@ def _truth(value: Any) -> float:
 
 def _csv_rows(path: Path) -> list[dict[str, str]]:
     csv.field_size_limit(1 << 30)
-    with _need(path).open(encoding="utf-8", newline="") as fh:
+    with raw_file(path).open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
-    with _need(path).open(encoding="utf-8") as fh:
+    with raw_file(path).open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def _contaminated(folder: Path) -> set[str]:
+    return {d["eval_prompt"] for d in _jsonl(folder / "contaminated_prompts.jsonl")}
 
 
 # --- SWE-bench bash-only --------------------------------------------------------------
 
 def swebench_board(root: Path, board: str = "bash-only") -> list[dict[str, Any]]:
     """The results of one SWE-bench leaderboard (name, listed `resolved` %, cost, ...)."""
-    data = json.loads(_need(root / SWEBENCH_BOARD).read_text(encoding="utf-8"))
+    data = json.loads(raw_file(root / SWEBENCH_BOARD).read_text(encoding="utf-8"))
     for entry in data["leaderboards"]:
         if entry["name"] == board:
             return list(entry["results"])
-    raise OutcomeError(f"{root / SWEBENCH_BOARD}: no leaderboard named {board!r}")
+    raise SourceError(f"{root / SWEBENCH_BOARD}: no leaderboard named {board!r}")
 
 
-def read_swebench_labels(path: Path) -> dict[str, tuple[str, str]]:
-    """instance id -> (route key, difficulty) from our hand labels."""
-    return {r["row_id"]: (r["route_key"], r["difficulty"]) for r in _csv_rows(path) if r["source"] == "swebench"}
+def read_swebench(root: Path, labels_path: Path = SWEBENCH_LABELS) -> SwebenchRuns:
+    """Bash-only per-instance lists and our hand labels. A list whose resolved count is more
+    than SWEBENCH_TOLERANCE tasks from its listed rate is not the listed run (`mismatched`)."""
+    labels = {r["row_id"]: (r["route_key"], r["difficulty"]) for r in _csv_rows(labels_path)
+              if r["source"] == "swebench"}
+    out = SwebenchRuns([], {}, [], [], labels, [root / SWEBENCH_BOARD, labels_path])
+    for res in swebench_board(root):
+        details = res.get("per_instance_details")
+        if not details:
+            out.no_list.append(res["name"])
+            continue
+        for d in details.values():
+            d["resolved"], d["cost"] = _truth(d.get("resolved")), float(d.get("cost") or 0.0)
+        k, n = sum(1 for d in details.values() if d["resolved"]), len(details)
+        if abs(k - res["resolved"] / 100 * n) > SWEBENCH_TOLERANCE:
+            out.mismatched.append((res["name"], k, n, res["resolved"]))
+        else:
+            out.runs.append(res)
+            out.resolved[res["name"]] = k
+    return out
 
 
-def load_swebench(root: Path, labels_path: Path) -> Outcomes:
+def load_swebench(root: Path, labels_path: Path = SWEBENCH_LABELS) -> Outcomes:
     """Bash-only per-instance `resolved`, cells = our route key|difficulty labels. A model
     whose list disagrees with its listed rate by more than SWEBENCH_TOLERANCE tasks is
     excluded; a smaller (rounding) gap is kept and flagged."""
-    labels = read_swebench_labels(labels_path)
-    out = Outcomes("swebench", [], [], [root / SWEBENCH_BOARD, labels_path])
-    no_list: list[str] = []
-    unlabelled: Counter[str] = Counter()
-    for res in swebench_board(root):
-        name, details = res["name"], res.get("per_instance_details")
-        if not details:
-            no_list.append(name)
-            continue
-        n = len(details)
-        k = sum(1 for d in details.values() if d.get("resolved"))
-        expected = res["resolved"] / 100 * n
+    swe = read_swebench(root, labels_path)
+    out = Outcomes("swebench", [], [], swe.files)
+    out.exclusions += [f"{name}: per-instance list resolves {k}/{n} ({100 * k / n:.1f}%) but the listed rate is "
+                       f"{listed}%: excluded (the list is not the listed run)" for name, k, n, listed in swe.mismatched]
+    unlabelled: set[str] = set()
+    for res in swe.runs:
+        name, details = res["name"], res["per_instance_details"]
+        k, n = swe.resolved[name], len(details)
         facts = {
             "listed_resolved_pct": res["resolved"], "instances": n, "resolved": k,
-            "mean_instance_cost_usd": round(sum(d.get("cost") or 0 for d in details.values()) / n, 6),
+            "mean_instance_cost_usd": round(sum(d["cost"] for d in details.values()) / n, 6),
             "date": res.get("date"), "folder": res.get("folder"),
         }
-        if abs(k - expected) > SWEBENCH_TOLERANCE:
-            out.exclusions.append(
-                f"{name}: per-instance list resolves {k}/{n} ({100 * k / n:.1f}%) but the listed rate is "
-                f"{res['resolved']}%: excluded (the list is not the listed run)"
-            )
-            continue
-        if k != round(expected):
+        if k != round(res["resolved"] / 100 * n):
             facts["flag"] = (f"list resolves {k}/{n} = {100 * k / n:.2f}% vs listed {res['resolved']}% "
                              "(rounding-size gap, kept)")
         out.models[name] = facts
         for iid, d in sorted(details.items()):
-            label = labels.get(iid)
-            if label is None:
-                unlabelled[iid] += 1
-                continue
-            out.records.append((name, cell_key(*label), _truth(d.get("resolved"))))
+            if iid in swe.labels:
+                out.records.append((name, cell_key(*swe.labels[iid]), d["resolved"]))
+            else:
+                unlabelled.add(iid)
     out.cells = sorted({c for _, c, _ in out.records})
-    out.counts = {"models": len(out.models), "records": len(out.records), "labelled_instances": len(labels)}
-    if no_list:
-        out.notes.append(f"no per-instance list (aggregate rate only): {', '.join(no_list)}")
+    out.counts = {"models": len(out.models), "records": len(out.records), "labelled_instances": len(swe.labels)}
+    if swe.no_list:
+        out.notes.append(f"no per-instance list (aggregate rate only): {', '.join(swe.no_list)}")
     if unlabelled:
         out.exclusions.append(f"{len(unlabelled)} instance ids without a hand label were skipped")
     return out
@@ -176,7 +212,7 @@ def load_debugbench(root: Path) -> Outcomes:
     out = Outcomes("debugbench", [], [], [])
     dupes = 0
     for model in ("gpt-4", "gpt-35-turbo"):
-        files = sorted(Path(p) for p in glob.glob(str(_need(root / "debugbench" / model / "debug") / "*.json")))
+        files = sorted(Path(p) for p in glob.glob(str(raw_file(root / "debugbench" / model / "debug") / "*.json")))
         out.files += files
         seen: set[tuple[str, str, str]] = set()
         for path in files:
@@ -197,32 +233,36 @@ def load_debugbench(root: Path) -> Outcomes:
 
 # --- RouterBench subset ---------------------------------------------------------------
 
-ROUTERBENCH_FILES = ("mbpp", "arc_challenge", "winograde")
+def read_routerbench(root: Path) -> RawRows:
+    """RouterDC's RouterBench zero-shot rows, train then test file of each of
+    ROUTERBENCH_FILES: `sample_id`, `prompt`, `eval_name`, per model its outcome (None
+    where blank) and `<model>|total_cost`. A `sample_id` may repeat."""
+    out = RawRows([], [], [])
+    for stem in ROUTERBENCH_FILES:
+        for split in ("train", "test"):
+            out.files.append(root / "routerbench_subset" / f"{stem}_{split}.csv")
+            out.rows += _csv_rows(out.files[-1])
+    out.models = sorted(k.split("|")[0] for k in out.rows[0] if k.endswith("|total_cost"))
+    for r in out.rows:
+        for m in out.models:
+            r[m] = float(r[m]) if r[m].strip() else None
+    return out
 
 
 def load_routerbench(root: Path) -> Outcomes:
     """Per-prompt correctness of 11 models; cells = `eval_name` (train and test files
     together; a `sample_id` seen twice counts once)."""
-    out = Outcomes("routerbench", [], [], [])
+    raw = read_routerbench(root)
+    out = Outcomes("routerbench", [], [], raw.files)
     seen: set[str] = set()
     dupes = blank = 0
-    for stem in ROUTERBENCH_FILES:
-        for split in ("train", "test"):
-            path = root / "routerbench_subset" / f"{stem}_{split}.csv"
-            out.files.append(path)
-            rows = _csv_rows(path)
-            models = [k for k in rows[0] if k and "|" not in k and k not in ("sample_id", "prompt", "eval_name",
-                                                                              "oracle_model_to_route_to")]
-            for r in rows:
-                if r["sample_id"] in seen:
-                    dupes += 1
-                    continue
-                seen.add(r["sample_id"])
-                for m in models:
-                    if r[m].strip() == "":
-                        blank += 1
-                        continue
-                    out.records.append((m, r["eval_name"], float(r[m])))
+    for r in raw.rows:
+        if r["sample_id"] in seen:
+            dupes += 1
+            continue
+        seen.add(r["sample_id"])
+        blank += sum(r[m] is None for m in raw.models)
+        out.records += [(m, r["eval_name"], r[m]) for m in raw.models if r[m] is not None]
     out.cells = sorted({c for _, c, _ in out.records})
     out.counts = {"prompts": len(seen), "records": len(out.records)}
     out.exclusions.append(f"{dupes} repeated sample ids counted once; {blank} blank (model, prompt) outcomes skipped")
@@ -234,42 +274,85 @@ def load_routerbench(root: Path) -> Outcomes:
 
 # --- LLMRouter ------------------------------------------------------------------------
 
+def read_llmrouter(root: Path) -> RawRows:
+    """dcrouter_preprocessed train then test rows (`question`, `scores` model -> 0/1), each
+    with its `split` and `task_names`: the task names query_data lists for its text, first
+    listed first (none, one, or several for a text listed under two tasks)."""
+    out = RawRows([], [], [])
+    names: dict[str, dict[str, None]] = {}  # an ordered set per query text
+    for split in ("train", "test"):
+        out.files.append(root / "llmrouter" / "query_data" / f"default_query_{split}.jsonl")
+        for d in _jsonl(out.files[-1]):
+            names.setdefault(d["query"], {})[d["task_name"]] = None
+    for split in ("train", "test"):
+        out.files.append(raw_file(root / "llmrouter" / "dcrouter_preprocessed" / f"{split}.json"))
+        for d in json.loads(out.files[-1].read_text(encoding="utf-8")):
+            scores = {m: float(s) for m, s in d["scores"].items()}
+            out.rows.append({**d, "scores": scores, "split": split, "task_names": list(names.get(d["question"], ()))})
+    out.models = sorted(out.rows[0]["scores"])
+    return out
+
+
 def load_llmrouter(root: Path) -> Outcomes:
     """0/1 scores of 9 open models; the cell is the query's `task_name`, joined by query
     text from query_data. Queries whose text carries two task names are skipped."""
-    out = Outcomes("llmrouter", [], [], [])
-    tasks: dict[str, set[str]] = {}
-    for split in ("train", "test"):
-        path = root / "llmrouter" / "query_data" / f"default_query_{split}.jsonl"
-        out.files.append(path)
-        for d in _jsonl(path):
-            tasks.setdefault(d["query"], set()).add(d["task_name"])
-    ambiguous = 0
-    rows = 0
-    for split in ("train", "test"):
-        path = _need(root / "llmrouter" / "dcrouter_preprocessed" / f"{split}.json")
-        out.files.append(path)
-        for d in json.loads(path.read_text(encoding="utf-8")):
-            names = tasks.get(d["question"], set())
-            if len(names) != 1:
-                ambiguous += 1
-                continue
-            rows += 1
-            task = next(iter(names))
-            out.records += [(m, task, float(s)) for m, s in d["scores"].items()]
+    raw = read_llmrouter(root)
+    out = Outcomes("llmrouter", [], [], raw.files)
+    single = [r for r in raw.rows if len(r["task_names"]) == 1]
+    for r in single:
+        out.records += [(m, r["task_names"][0], s) for m, s in r["scores"].items()]
     out.cells = sorted({c for _, c, _ in out.records})
-    out.counts = {"queries": rows, "records": len(out.records)}
-    out.exclusions.append(f"{ambiguous} queries with no single task_name (text listed under two tasks) skipped")
+    out.counts = {"queries": len(single), "records": len(out.records)}
+    out.exclusions.append(f"{len(raw.rows) - len(single)} queries with no single task_name (text listed under two "
+                          "tasks) skipped")
     return out
 
 
 # --- RouteLLM eval sets ---------------------------------------------------------------
 
-ROUTELLM_MODELS = ("gpt-4-1106-preview", "mistralai/Mixtral-8x7B-Instruct-v0.1")
+def read_gsm8k(root: Path) -> RawRows:
+    """RouteLLM's GSM8K rows: `prompt`, per model its correctness and `<model>_response`."""
+    folder = root / ROUTELLM / "gsm8k"
+    bad = _contaminated(folder)
+    rows = _csv_rows(folder / "gsm8k_responses.csv")
+    out = RawRows([], sorted(ROUTELLM_MODELS), [folder / "gsm8k_responses.csv", folder / "contaminated_prompts.jsonl"])
+    for r in rows:
+        if r["prompt"] in bad:
+            out.dropped += 1
+        else:
+            out.rows.append(r | {m: _truth(r[m]) for m in out.models})
+    return out
 
 
-def _contaminated(path: Path) -> set[str]:
-    return {d["eval_prompt"] for d in _jsonl(path)}
+def read_mmlu(root: Path) -> RawRows:
+    """RouteLLM's MMLU rows from the 57 subject files in name order: `prompt`, per model its
+    correctness, and `subject` (the file's)."""
+    folder = root / ROUTELLM / "mmlu"
+    bad = _contaminated(folder)
+    out = RawRows([], sorted(ROUTELLM_MODELS), [folder / "contaminated_prompts.jsonl"])
+    for path in sorted(raw_file(folder / "responses").glob("mmlu_*.csv")):
+        out.files.append(path)
+        subject = path.stem.removeprefix("mmlu_")
+        for r in _csv_rows(path):
+            if r["prompt"] in bad:
+                out.dropped += 1
+            else:
+                out.rows.append(r | {m: _truth(r[m]) for m in out.models} | {"subject": subject})
+    return out
+
+
+def read_mt_bench(root: Path) -> tuple[RawRows, list[dict[str, Any]]]:
+    """RouteLLM's MT-Bench: the questions (`question_id`, `category`, `turns`), those with a
+    contaminated turn left out (`dropped` counts them), and every GPT-4 judgement in file
+    order, also those of left-out questions (`question_id`, `model`, `judge`,
+    `user_prompt`, `score` 1-10 as a float; one per judged turn)."""
+    folder = root / ROUTELLM / "mt_bench"
+    bad = _contaminated(folder)
+    questions = _jsonl(folder / "question.jsonl")
+    kept = [q for q in questions if not bad.intersection(q["turns"])]
+    judgements = [d | {"score": float(d["score"])} for d in _jsonl(folder / "judgements.jsonl")]
+    files = [folder / "question.jsonl", folder / "contaminated_prompts.jsonl", folder / "judgements.jsonl"]
+    return RawRows(kept, sorted(ROUTELLM_MODELS), files, len(questions) - len(kept)), judgements
 
 
 def load_routellm(root: Path) -> Outcomes:
@@ -277,50 +360,24 @@ def load_routellm(root: Path) -> Outcomes:
     judge scores (cells `mt_bench/<category>`), scaled (score - 1) / 9 to [0, 1] and
     counted as graded outcomes, one per judged turn. Prompts RouteLLM lists as
     contaminated are excluded, as RouteLLM does."""
-    base = root / "routellm_evals"
-    out = Outcomes("routellm", [], [], [])
-    dropped: Counter[str] = Counter()
-
-    gsm = base / "gsm8k" / "gsm8k_responses.csv"
-    bad = _contaminated(base / "gsm8k" / "contaminated_prompts.jsonl")
-    out.files += [gsm, base / "gsm8k" / "contaminated_prompts.jsonl"]
-    for r in _csv_rows(gsm):
-        if r["prompt"] in bad:
-            dropped["gsm8k rows"] += 1
-            continue
-        out.records += [(m, "gsm8k", _truth(r[m])) for m in ROUTELLM_MODELS]
-
-    bad = _contaminated(base / "mmlu" / "contaminated_prompts.jsonl")
-    out.files.append(base / "mmlu" / "contaminated_prompts.jsonl")
-    for path in sorted((base / "mmlu" / "responses").glob("mmlu_*.csv")):
-        out.files.append(path)
-        cell = "mmlu/" + path.stem.removeprefix("mmlu_")
-        for r in _csv_rows(path):
-            if r["prompt"] in bad:
-                dropped["mmlu rows"] += 1
-                continue
-            out.records += [(m, cell, _truth(r[m])) for m in ROUTELLM_MODELS]
-
-    questions = _jsonl(base / "mt_bench" / "question.jsonl")
-    bad = _contaminated(base / "mt_bench" / "contaminated_prompts.jsonl")
-    category = {str(q["question_id"]): q["category"] for q in questions}
-    excluded_ids = {str(q["question_id"]) for q in questions if q["turns"][0] in bad}
-    judgements = base / "mt_bench" / "judgements.jsonl"
-    out.files += [base / "mt_bench" / "question.jsonl", base / "mt_bench" / "contaminated_prompts.jsonl", judgements]
-    for d in _jsonl(judgements):
-        qid = str(d["question_id"])
-        if qid in excluded_ids:
+    gsm, mmlu = read_gsm8k(root), read_mmlu(root)
+    mt, judgements = read_mt_bench(root)
+    out = Outcomes("routellm", [], [], gsm.files + mmlu.files + mt.files)
+    out.records += [(m, "gsm8k", r[m]) for r in gsm.rows for m in ROUTELLM_MODELS]
+    out.records += [(m, f"mmlu/{r['subject']}", r[m]) for r in mmlu.rows for m in ROUTELLM_MODELS]
+    dropped = Counter({"gsm8k rows": gsm.dropped, "mmlu rows": mmlu.dropped})
+    category = {q["question_id"]: q["category"] for q in mt.rows}
+    for d in judgements:
+        if d["question_id"] not in category:
             dropped["mt_bench judged turns"] += 1
-            continue
-        score = float(d["score"])
-        if not 1 <= score <= 10:
+        elif not 1 <= d["score"] <= 10:
             dropped["mt_bench judgements without a 1-10 score"] += 1
-            continue
-        out.records.append((d["model"], f"mt_bench/{category[qid]}", (score - 1) / 9))
+        else:
+            out.records.append((d["model"], f"mt_bench/{category[d['question_id']]}", (d["score"] - 1) / 9))
     out.cells = sorted({c for _, c, _ in out.records})
     out.counts = {"records": len(out.records), "by_set": dict(Counter(c.split("/")[0] for _, c, _ in out.records))}
     out.exclusions += [f"{what}: {n} excluded (prompt listed in contaminated_prompts.jsonl)"
-                       for what, n in sorted(dropped.items())]
+                       for what, n in sorted(dropped.items()) if n]
     out.notes.append("MT-Bench: GPT-4 judge score 1-10 scaled to (score - 1) / 9 and counted as a fractional "
                      "success (not thresholded); one record per judged turn (2 per question)")
     return out
@@ -334,7 +391,7 @@ AIDER_POLYGLOT = "aider/polyglot_leaderboard.yml"
 def aider_polyglot(root: Path) -> dict[str, float]:
     """Aider polyglot `model` -> pass_rate_2 as a fraction; a name listed twice is left out
     (ambiguous)."""
-    rows = yaml.safe_load(_need(root / AIDER_POLYGLOT).read_text(encoding="utf-8"))
+    rows = yaml.safe_load(raw_file(root / AIDER_POLYGLOT).read_text(encoding="utf-8"))
     names = Counter(r["model"] for r in rows)
     return {r["model"]: float(r["pass_rate_2"]) / 100 for r in rows if names[r["model"]] == 1}
 
@@ -344,7 +401,7 @@ WILDBENCH = "wildbench/all_stat_wildbench.-1.json"
 
 def wildbench_scores(root: Path, categories: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
     """WildBench model -> its WB scores for `categories` (models missing one are left out)."""
-    data = json.loads(_need(root / WILDBENCH).read_text(encoding="utf-8"))
+    data = json.loads(raw_file(root / WILDBENCH).read_text(encoding="utf-8"))
     out = {}
     for model, stats in data.items():
         vals = [stats.get(f"WB_score.{c}") for c in categories]

@@ -63,7 +63,8 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
             raise
         if gateway.upstream is None:
             litellm = await asyncio.to_thread(load_litellm)
-            gateway.upstream = Upstream(litellm, settings.mock_upstream, settings.upstream_timeout_s)
+            gateway.upstream = Upstream(litellm, settings.mock_upstream, settings.upstream_timeout_s,
+                                        settings.upstream_client)
         watcher = asyncio.create_task(holder.watch(settings.reload_poll_s)) if watch else None
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -78,6 +79,8 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
             await gateway.live.close()
+            if gateway.upstream is not None:
+                await gateway.upstream.close()
             gateway.ledger.close()
 
     app = FastAPI(title="autotier gateway", version="0.1.0", lifespan=lifespan,

@@ -49,6 +49,11 @@ def _serve_parser() -> argparse.ArgumentParser:
                    help="peer allowed to set X-Forwarded-For (repeatable, or comma-separated)")
     p.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024)
     p.add_argument("--upstream-timeout", type=float, default=600.0, help="seconds")
+    p.add_argument("--upstream-client", choices=("auto", "litellm"),
+                   default=os.environ.get("AUTOTIER_UPSTREAM_CLIENT") or "auto",
+                   help="auto: chat completions to OpenAI-compatible providers (openai/, openrouter/) "
+                        "without LiteLLM's response objects, the rest through LiteLLM; litellm: "
+                        "everything through LiteLLM (default $AUTOTIER_UPSTREAM_CLIENT or auto)")
     p.add_argument("--cooldown", type=float, default=30.0,
                    help="seconds a failing model is skipped when the provider sends no Retry-After")
     p.add_argument("--reload-poll", type=float, default=1.0, help="seconds between config file checks")
@@ -78,7 +83,8 @@ def serve(argv: list[str]) -> int:
             database_url=args.database_url, redis_url=args.redis_url,
             anonymous_per_hour=args.anonymous_per_hour,
             trusted_proxies=parse_networks(args.trusted_proxy), max_body_bytes=args.max_body_bytes,
-            upstream_timeout_s=args.upstream_timeout, cooldown_s=args.cooldown,
+            upstream_timeout_s=args.upstream_timeout, upstream_client=args.upstream_client,
+            cooldown_s=args.cooldown,
             reload_poll_s=args.reload_poll, classifier=args.classifier,
         )
         return _run(settings, args.host, args.port, args.log_level)

@@ -34,7 +34,9 @@ log = logging.getLogger("autotier.gateway")
 
 def header_safe(text: str, limit: int) -> str:
     """ASCII, no control characters, at most `limit` characters."""
-    clean = "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
+    # Printable ASCII is exactly 32..126, the common case, checked in C.
+    clean = text if text.isascii() and text.isprintable() else "".join(
+        c if 32 <= ord(c) < 127 else "?" for c in text)
     return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
@@ -215,7 +217,7 @@ class Gateway:
         payload["model"] = served.model.id
         usage = wire.usage_tokens(api, payload.get("usage"))
         await self.record(trace, 200, served.model, served.tried, usage)
-        return JSONResponse(payload, headers=headers)
+        return Response(wire.dumps(payload), media_type="application/json", headers=headers)
 
     def stream_reply(self, api: ApiKind, served: Served, trace: Trace, headers: dict[str, str]) -> Response:
         outcome = StreamOutcome()

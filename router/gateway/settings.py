@@ -49,6 +49,7 @@ class GatewaySettings:
     trusted_proxies: tuple[Network, ...] = ()
     max_body_bytes: int = 4 * 1024 * 1024
     upstream_timeout_s: float = 600.0
+    upstream_client: str = "auto"  # "litellm": every call through LiteLLM (upstream.Upstream)
     cooldown_s: float = 30.0  # after a 429/5xx without Retry-After
     max_cooldown_s: float = 3600.0
     reload_poll_s: float = 1.0

@@ -5,7 +5,6 @@ stream that ends without its final event, becomes one error event in the client'
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from typing import Any
 
 from router.contract import ApiKind
 from router.gateway.upstream import Served, classify
-from router.gateway.wire import usage_tokens
+from router.gateway.wire import SSEParser, dumps, usage_tokens
 
 log = logging.getLogger("autotier.gateway")
 
@@ -27,9 +26,9 @@ def to_dict(item: Any) -> dict[str, Any]:
 
 
 def sse(data: dict[str, Any] | str, event: str | None = None) -> bytes:
-    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), default=str)
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {text}\n\n".encode()
+    text = data.encode() if isinstance(data, str) else dumps(data)
+    head = f"event: {event}\n".encode() if event else b""
+    return head + b"data: " + text + b"\n\n"
 
 
 @dataclass
@@ -42,33 +41,6 @@ class StreamOutcome:
     error: str | None = None
     events: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class SSEParser:
-    """Split raw SSE bytes (LiteLLM's Anthropic pass-through streams bytes) into
-    (event, data-dict) pairs; data that is not JSON is skipped."""
-
-    def __init__(self) -> None:
-        self._buffer = b""
-
-    def feed(self, chunk: bytes) -> list[tuple[str | None, dict[str, Any]]]:
-        self._buffer += chunk.replace(b"\r\n", b"\n")
-        out = []
-        while b"\n\n" in self._buffer:
-            raw, self._buffer = self._buffer.split(b"\n\n", 1)
-            event, data = None, []
-            for line in raw.decode("utf-8", "replace").split("\n"):
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].lstrip())
-            try:
-                parsed = json.loads("\n".join(data)) if data else None
-            except json.JSONDecodeError:
-                continue
-            if isinstance(parsed, dict):
-                out.append((event or parsed.get("type"), parsed))
-        return out
 
 
 async def _items(served: Served) -> AsyncIterator[Any]:

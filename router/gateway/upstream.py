@@ -16,6 +16,7 @@ from typing import Any
 from router.catalog import Model
 from router.contract import ApiKind
 from router.errors import AutotierError
+from router.gateway import openai_compat
 
 log = logging.getLogger("autotier.gateway")
 
@@ -138,18 +139,43 @@ class Served:
 
 
 class Upstream:
-    """Calls one model through LiteLLM. With `mock_base`, every catalog model is served
-    by that OpenAI-compatible server as `openai/<catalog id>` at `<base>/v1`, for all
-    three APIs: LiteLLM turns a Messages call into an OpenAI-side call, exactly as it does
-    for the real `openrouter/...` models. (LiteLLM's native `anthropic/` streaming path
-    imports its proxy's logging stack, which needs packages serving does not install.)
-    Without it, each model's `litellm_model` is called with keys from the environment."""
+    """Calls one model. With `mock_base`, every catalog model is served by that
+    OpenAI-compatible server as `openai/<catalog id>` at `<base>/v1`, for all three APIs:
+    LiteLLM turns a Messages call into an OpenAI-side call, exactly as it does for the
+    real `openrouter/...` models. (LiteLLM's native `anthropic/` streaming path imports
+    its proxy's logging stack, which needs packages serving does not install.) Without
+    it, each model's `litellm_model` is called with keys from the environment.
 
-    def __init__(self, litellm: Any, mock_base: str | None = None, timeout_s: float = 600.0):
+    `client="auto"`: chat completions to a provider that speaks them natively go through
+    `openai_compat.ChatClient` (LiteLLM resolves the provider; no per-chunk objects);
+    everything else, and everything with `client="litellm"`, through LiteLLM."""
+
+    def __init__(self, litellm: Any, mock_base: str | None = None, timeout_s: float = 600.0,
+                 client: str = "auto"):
+        if client not in ("auto", "litellm"):
+            raise ValueError(f"upstream client must be 'auto' or 'litellm', not {client!r}")
         self.litellm = litellm
         self.mock_base = mock_base.rstrip("/") if mock_base else None
         self.timeout_s = timeout_s
         self._registered: set[str] = set()
+        self.chat_client = openai_compat.ChatClient(timeout_s) if client == "auto" else None
+        self._chat_targets: dict[tuple[str, str | None], openai_compat.Target | None] = {}
+
+    def chat_target(self, model: Model) -> openai_compat.Target | None:
+        """Where the OpenAI-compatible client sends `model`'s chat completions; None when
+        LiteLLM must make the call (resolved once per model)."""
+        key = (model.id, model.litellm_model)
+        if key not in self._chat_targets:
+            if self.mock_base is None:
+                target = openai_compat.resolve(self.litellm, model.litellm_model)
+            else:
+                target = openai_compat.resolve(self.litellm, f"openai/{model.id}", f"{self.mock_base}/v1", "mock")
+            self._chat_targets[key] = target
+        return self._chat_targets[key]
+
+    async def close(self) -> None:
+        if self.chat_client is not None:
+            await self.chat_client.close()
 
     def target(self, model: Model, api: ApiKind) -> dict[str, Any]:
         if self.mock_base is None:
@@ -171,10 +197,14 @@ class Upstream:
 
     async def call(self, api: ApiKind, model: Model, body: dict[str, Any], stream: bool) -> Any:
         """One upstream call; `body` is the client's body with the decision's params merged."""
+        fields = {k: v for k, v in body.items() if k not in ("model", "stream", "stream_options")}
+        if api is ApiKind.CHAT and self.chat_client is not None:
+            target = self.chat_target(model)
+            if target is not None:
+                return await self.chat_client.call(target, fields, stream)
         kwargs: dict[str, Any] = {
             **self.target(model, api), "timeout": self.timeout_s, "_skip_mcp_handler": True,
         }
-        fields = {k: v for k, v in body.items() if k not in ("model", "stream", "stream_options")}
         if api is ApiKind.CHAT:
             extra = {k: v for k, v in fields.items() if k not in CHAT_PARAMS and k != "messages"}
             known = {k: v for k, v in fields.items() if k in CHAT_PARAMS or k == "messages"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from router.contract import ApiKind, estimate_tokens
 from router.errors import AutotierError
 
@@ -147,3 +149,49 @@ def usage_tokens(api: ApiKind, usage: Any) -> tuple[int, int]:
     tokens_in = usage.get("prompt_tokens", usage.get("input_tokens")) or 0
     tokens_out = usage.get("completion_tokens", usage.get("output_tokens")) or 0
     return int(tokens_in), int(tokens_out)
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON bytes: orjson, or the standard library for what orjson refuses (an
+    integer beyond 64 bits in a client's body is still valid JSON)."""
+    try:
+        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, separators=(",", ":"), default=str, ensure_ascii=False).encode()
+
+
+def loads(raw: bytes | str) -> Any:
+    """JSON from bytes: orjson, or the standard library for what orjson refuses (integers
+    beyond 64 bits). Raises json.JSONDecodeError (orjson's is a subclass)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
+class SSEParser:
+    """Split raw SSE bytes (LiteLLM's Anthropic pass-through, the OpenAI-compatible
+    relay) into (event, data-dict) pairs; comments and data that is not a JSON object
+    (`[DONE]`) are skipped."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[tuple[str | None, dict[str, Any]]]:
+        self._buffer += chunk.replace(b"\r\n", b"\n")
+        out = []
+        while b"\n\n" in self._buffer:
+            raw, self._buffer = self._buffer.split(b"\n\n", 1)
+            event, data = None, []
+            for line in raw.decode("utf-8", "replace").split("\n"):
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+            try:
+                parsed = loads("\n".join(data)) if data else None
+            except json.JSONDecodeError:
+                continue
+            if isinstance(parsed, dict):
+                out.append((event or parsed.get("type"), parsed))
+        return out

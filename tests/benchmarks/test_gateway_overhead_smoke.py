@@ -54,8 +54,34 @@ def test_quick_run_writes_every_arm_and_ratio(tmp_path: Path) -> None:
     assert report["machine"]["cpus"] >= 1
     assert {"stream", "nonstream"} <= set(report["mock_alone"])
     assert set(report["by_condition"]) == {"mock0ms_stream", "mock0ms_nonstream"}
+    assert set(report["ratios_by_condition"]) == {"mock0ms_stream", "mock0ms_nonstream"}
+    again = tmp_path / "again.json"
+    subprocess.run([sys.executable, str(SCRIPT), "--resummarise", str(out), "--out", str(again)],
+                   cwd=REPO, check=True, capture_output=True, timeout=60)
+    assert json.loads(again.read_text()) == report  # the summaries come from the raw steps alone
     for condition in report["conditions"].values():
         served = {step["arm"] for step in condition["steps"] if step["ok"] > 0}
         assert set(arms) <= served, f"an arm answered nothing: {sorted(set(arms) - served)}"
         for step in condition["steps"]:
             assert {"rate", "latency_ms", "error_rate", "cpu_ms_per_request", "rss_mb"} <= set(step)
+
+
+def _step(arm: str, rate: float, added_p99: float | None, error_rate: float = 0.0) -> dict:
+    return {"arm": arm, "rate": rate, "added_p99_ms": added_p99, "error_rate": error_rate}
+
+
+def test_shared_load_ratios_compare_only_rates_both_arms_held() -> None:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import gateway_overhead
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    steps = [
+        _step("autotier_rule", 20, 4.0), _step("litellm_proxy", 20, 20.0),
+        _step("autotier_rule", 40, 6.0), _step("litellm_proxy", 40, 10.0),
+        _step("autotier_rule", 60, 3.0), _step("litellm_proxy", 60, 900.0),  # LiteLLM did not hold
+        _step("autotier_rule", 80, 3.0, error_rate=0.05), _step("litellm_proxy", 80, 30.0),  # errors
+        _step("autotier_rule", 100, 3.0),  # LiteLLM left the ladder
+    ]
+    shared = gateway_overhead.shared_load_ratios(steps)
+    assert shared == {"added_p99_ratio_by_rate": {"20": 0.2, "40": 0.6}, "worst": 0.6}

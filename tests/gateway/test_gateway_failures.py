@@ -18,13 +18,16 @@ from tests.gateway.conftest import start_gateway
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 
 
-@pytest.fixture(scope="module")
-def faulty(mock_upstream_process, tmp_path_factory):
+@pytest.fixture(scope="module", params=["auto", "litellm"])
+def faulty(request, mock_upstream_process, tmp_path_factory):
     """A gateway of its own (its cooldowns must not leak into other tests); failures
-    without Retry-After cool a model for 0 s so every request meets the faults."""
-    with start_gateway(mock_upstream_process, tmp_path_factory.mktemp("faulty"),
-                       "--cooldown", "0", "--anonymous-per-hour", "100000") as handle:
+    without Retry-After cool a model for 0 s so every request meets the faults. Every
+    test runs with both upstream clients: chat completions through the OpenAI-compatible
+    client (`auto`) and through LiteLLM."""
+    with start_gateway(mock_upstream_process, tmp_path_factory.mktemp("faulty"), "--upstream-client",
+                       request.param, "--cooldown", "0", "--anonymous-per-hour", "100000") as handle:
         handle.key = handle.create_account(1000.0)
+        handle.client = request.param
         yield handle
 
 
@@ -60,6 +63,9 @@ def test_30_percent_faults_with_a_healthy_fallback_give_no_client_errors(faulty,
     stats = mock_upstream.stats()["models"]
     assert stats["qwen/qwen3.6-plus"]["errors"] > 100  # the faults really happened
     assert stats["moonshotai/kimi-k2.5"]["requests"] >= 1
+    # and the client under test really made the calls
+    agent = stats["moonshotai/kimi-k2.5"]["last_headers"]["user-agent"]
+    assert (agent == "autotier-gateway") == (faulty.client == "auto"), agent
 
 
 def test_retry_after_is_honoured(faulty, mock_upstream):

@@ -10,7 +10,6 @@ the set records one (RouterBench, SWE-bench), else $/Mtok prices x token estimat
 from __future__ import annotations
 
 import ast
-import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,18 +17,25 @@ from pathlib import Path
 
 import numpy as np
 
-from training.sources import REPO_ROOT, SourceError, load_swebench
+from training.outcomes import (
+    ROUTELLM_MODELS,
+    SWEBENCH_LABELS,
+    raw_file,
+    read_gsm8k,
+    read_llmrouter,
+    read_mmlu,
+    read_mt_bench,
+    read_routerbench,
+    read_swebench,
+)
+from training.sources import load_swebench
 
 CHARS_PER_TOKEN = 4  # rough token estimate where a set has no token counts
-GPT4 = "gpt-4-1106-preview"
-MIXTRAL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+GPT4, MIXTRAL = ROUTELLM_MODELS
 # $/Mtok (input, output) from LiteLLM 1.106.2's cost map: `gpt-4-1106-preview` and
 # `together_ai/mistralai/Mixtral-8x7B-Instruct-v0.1`.
 ROUTELLM_PRICES = {GPT4: (10.0, 30.0), MIXTRAL: (0.6, 0.6)}
 LLMROUTER_OUTPUT_TOKENS = 256  # LLMRouter records no response lengths; one estimate for all
-SWEBENCH_EXCLUDED = {
-    "Claude 3.7 Sonnet (20250219)": "its per-instance list resolves 51/500 (10.2%) but the board lists 52.8%",
-}
 # The frontier tier's coding route serves anthropic/claude-sonnet-4.6 (data/tiers.yaml);
 # its closest relative on the bash-only board stands in for it.
 FRONTIER_CODING_STAND_IN = "Claude 4.5 Sonnet (20250929)"
@@ -74,13 +80,6 @@ class RoutingSet:
         )
 
 
-def _path(root: Path, rel: str) -> Path:
-    path = root / rel
-    if not path.exists():
-        raise SourceError(f"{path}: missing; fetch it from the origin listed in SOURCES.md or pass --data-root")
-    return path
-
-
 def _tokens(text: str) -> float:
     return len(text) / CHARS_PER_TOKEN
 
@@ -94,15 +93,6 @@ def _price_cost(prompts: list[str], models: list[str], prices: dict[str, tuple[f
     return (tin * pin + tout * pout) / 1e6
 
 
-def _contaminated(root: Path, rel: str) -> set[str]:
-    with _path(root, rel).open(encoding="utf-8") as fh:
-        return {json.loads(line)["eval_prompt"] for line in fh if line.strip()}
-
-
-def _truth(value: str) -> float:
-    return 1.0 if value.strip().lower() == "true" else 0.0
-
-
 ROUTELLM_SOURCE = "lm-sys/RouteLLM @ 0b64fdaf routellm/evals (GPT-4-1106 vs Mixtral-8x7B)"
 ROUTELLM_COST_NOTE = (
     "price x tokens: LiteLLM cost-map list prices (gpt-4-1106-preview $10/$30 per Mtok in/out, "
@@ -113,15 +103,13 @@ ROUTELLM_COST_NOTE = (
 
 def load_gsm8k(root: Path) -> RoutingSet:
     """RouteLLM's GSM8K: 1,319 test problems minus the contaminated ones, both models' correctness."""
-    bad = _contaminated(root, "routellm_evals/gsm8k/contaminated_prompts.jsonl")
-    with _path(root, "routellm_evals/gsm8k/gsm8k_responses.csv").open(encoding="utf-8", newline="") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["prompt"] not in bad]
-    models = [GPT4, MIXTRAL]
+    raw = read_gsm8k(root)
+    rows, models = raw.rows, raw.models
     texts = [r["prompt"] for r in rows]
     out = {m: float(np.mean([_tokens(r[f"{m}_response"] or "") for r in rows])) for m in models}
     return RoutingSet(
         name="gsm8k", title="RouteLLM GSM8K", texts=texts, heads={"label": ["gsm8k"] * len(rows)},
-        models=models, outcomes=np.array([[_truth(r[m]) for m in models] for r in rows]),
+        models=models, outcomes=np.array([[r[m] for m in models] for r in rows]),
         cost=_price_cost(texts, models, ROUTELLM_PRICES, out), real_cost=False, groups=texts,
         source=ROUTELLM_SOURCE + ", gsm8k/gsm8k_responses.csv", cost_note=ROUTELLM_COST_NOTE,
         strong=GPT4, weak=MIXTRAL,
@@ -132,24 +120,13 @@ def load_gsm8k(root: Path) -> RoutingSet:
 
 def load_mmlu(root: Path) -> RoutingSet:
     """RouteLLM's MMLU: 57 subject CSVs (14,042 rows) minus the contaminated prompts; label = subject."""
-    bad = _contaminated(root, "routellm_evals/mmlu/contaminated_prompts.jsonl")
-    folder = _path(root, "routellm_evals/mmlu/responses")
-    texts: list[str] = []
-    subjects: list[str] = []
-    outcomes: list[list[float]] = []
-    models = [GPT4, MIXTRAL]
-    for path in sorted(folder.glob("mmlu_*.csv")):
-        subject = path.stem.removeprefix("mmlu_")
-        with path.open(encoding="utf-8", newline="") as fh:
-            for r in csv.DictReader(fh):
-                if r["prompt"] in bad:
-                    continue
-                texts.append(r["prompt"])
-                subjects.append(subject)
-                outcomes.append([_truth(r[m]) for m in models])
+    raw = read_mmlu(root)
+    rows, models = raw.rows, raw.models
+    texts = [r["prompt"] for r in rows]
     return RoutingSet(
-        name="mmlu", title="RouteLLM MMLU", texts=texts, heads={"label": subjects}, models=models,
-        outcomes=np.array(outcomes), cost=_price_cost(texts, models, ROUTELLM_PRICES, dict.fromkeys(models, 1.0)),
+        name="mmlu", title="RouteLLM MMLU", texts=texts, heads={"label": [r["subject"] for r in rows]},
+        models=models, outcomes=np.array([[r[m] for m in models] for r in rows]),
+        cost=_price_cost(texts, models, ROUTELLM_PRICES, dict.fromkeys(models, 1.0)),
         real_cost=False, groups=texts, source=ROUTELLM_SOURCE + ", mmlu/responses/mmlu_*.csv",
         cost_note=ROUTELLM_COST_NOTE, strong=GPT4, weak=MIXTRAL,
     )
@@ -158,21 +135,15 @@ def load_mmlu(root: Path) -> RoutingSet:
 def load_mt_bench(root: Path) -> RoutingSet:
     """RouteLLM's MT-Bench: 80 questions minus those with a contaminated turn; quality = the
     GPT-4 judge's score (1-10) averaged over both turns; routing sees the first turn only."""
-    bad = _contaminated(root, "routellm_evals/mt_bench/contaminated_prompts.jsonl")
-    with _path(root, "routellm_evals/mt_bench/question.jsonl").open(encoding="utf-8") as fh:
-        questions = [json.loads(line) for line in fh if line.strip()]
-    questions = [q for q in questions if q["turns"][0] not in bad and q["turns"][1] not in bad]
+    raw, judgements = read_mt_bench(root)
+    questions = raw.rows
     scores: dict[tuple[int, str], list[float]] = {}
     answer_chars: dict[str, list[float]] = {}
-    with _path(root, "routellm_evals/mt_bench/judgements.jsonl").open(encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            j = json.loads(line)
-            scores.setdefault((j["question_id"], j["model"]), []).append(float(j["score"]))
-            if j["judge"][1].endswith("multi-turn"):  # holds both turns' questions and answers
-                answer_chars.setdefault(j["model"], []).append(len(j["user_prompt"]))
-    models = [GPT4, MIXTRAL]
+    for j in judgements:
+        scores.setdefault((j["question_id"], j["model"]), []).append(j["score"])
+        if j["judge"][1].endswith("multi-turn"):  # holds both turns' questions and answers
+            answer_chars.setdefault(j["model"], []).append(len(j["user_prompt"]))
+    models = raw.models
     texts = [q["turns"][0] for q in questions]
     outcomes = np.array([[np.mean(scores[(q["question_id"], m)]) / 10.0 for m in models] for q in questions])
     prompt_chars = float(np.mean([len(q["turns"][0]) + len(q["turns"][1]) for q in questions]))
@@ -189,38 +160,23 @@ def load_mt_bench(root: Path) -> RoutingSet:
 
 def load_llmrouter(root: Path) -> RoutingSet:
     """LLMRouter's dcrouter_preprocessed train/test (official split), 9 models' 0/1 scores;
-    label = task_name joined from query_data by query text."""
-    tasks: dict[str, str] = {}
-    for split in ("train", "test"):
-        with _path(root, f"llmrouter/query_data/default_query_{split}.jsonl").open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    d = json.loads(line)
-                    tasks.setdefault(d["query"], d["task_name"])
-    llms = json.loads(_path(root, "llmrouter/llm_candidates/default_llm.json").read_text(encoding="utf-8"))
-    rows: list[dict] = []
-    is_test: list[bool] = []
-    for split in ("train", "test"):
-        data = json.loads(_path(root, f"llmrouter/dcrouter_preprocessed/{split}.json").read_text(encoding="utf-8"))
-        rows.extend(data)
-        is_test.extend([split == "test"] * len(data))
-    models = sorted(rows[0]["scores"])
+    label = task_name joined from query_data by query text (the first listed, where two are)."""
+    raw = read_llmrouter(root)
+    llms = json.loads(raw_file(root / "llmrouter/llm_candidates/default_llm.json").read_text(encoding="utf-8"))
+    rows, models = raw.rows, raw.models
     texts = [r["question"] for r in rows]
     prices = {m: (float(llms[m]["input_price"]), float(llms[m]["output_price"])) for m in models}
     return RoutingSet(
         name="llmrouter", title="LLMRouter (dcrouter split)", texts=texts,
-        heads={"label": [tasks.get(t, "unknown") for t in texts]}, models=models,
-        outcomes=np.array([[float(r["scores"][m]) for m in models] for r in rows]),
+        heads={"label": [(r["task_names"] or ["unknown"])[0] for r in rows]}, models=models,
+        outcomes=np.array([[r["scores"][m] for m in models] for r in rows]),
         cost=_price_cost(texts, models, prices, dict.fromkeys(models, LLMROUTER_OUTPUT_TOKENS)),
-        real_cost=False, groups=texts, test_mask=np.array(is_test),
+        real_cost=False, groups=texts, test_mask=np.array([r["split"] == "test" for r in rows]),
         source="ulab-uiuc/LLMRouter @ 4e7a7969 data/dcrouter_preprocessed/{train,test}.json, "
         "data/example_data/query_data (task_name), llm_candidates/default_llm.json (prices)",
         cost_note="price x tokens: default_llm.json $/Mtok, prompt tokens = characters/4, "
         f"output tokens = {LLMROUTER_OUTPUT_TOKENS} for every model (the set records no response lengths)",
     )
-
-
-ROUTERBENCH_FILES = ("mbpp", "arc_challenge", "winograde")
 
 
 def _prompt_text(raw: str) -> str:
@@ -234,52 +190,36 @@ def _prompt_text(raw: str) -> str:
 def load_routerbench(root: Path) -> RoutingSet:
     """RouterBench zero-shot rows for MBPP, ARC-Challenge and Winogrande (RouterDC's copy;
     its train and test files pooled), 11 models' correctness and real per-prompt cost."""
-    csv.field_size_limit(1 << 30)
-    rows: list[dict[str, str]] = []
-    for name in ROUTERBENCH_FILES:
-        for split in ("train", "test"):
-            with _path(root, f"routerbench_subset/{name}_{split}.csv").open(encoding="utf-8", newline="") as fh:
-                rows.extend(csv.DictReader(fh))
-    models = sorted(k.split("|")[0] for k in rows[0] if k.endswith("|total_cost"))
-    n_all = len(rows)
-    rows = [r for r in rows if all(r[m].strip() for m in models)]
+    raw = read_routerbench(root)
+    models = raw.models
+    rows = [r for r in raw.rows if all(r[m] is not None for m in models)]  # ARC rows missing some outcome
     texts = [_prompt_text(r["prompt"]) for r in rows]
     return RoutingSet(
         name="routerbench", title="RouterBench subset (MBPP, ARC, Winogrande)", texts=texts,
         heads={"label": [r["eval_name"] for r in rows]}, models=models,
-        outcomes=np.array([[float(r[m]) for m in models] for r in rows]),
+        outcomes=np.array([[r[m] for m in models] for r in rows]),
         cost=np.array([[float(r[f"{m}|total_cost"]) for m in models] for r in rows]), real_cost=True,
         groups=texts, source="shuhao02/RouterDC @ 0e63989c datasets/routerbench_zs/{mbpp,arc_challenge,winograde}_"
         "{train,test}.csv (RouterBench zero-shot rows)",
         cost_note="real per-prompt `|total_cost`; decisions use the model's mean train-fold cost for the label",
-        notes=[f"dropped {n_all - len(rows)} ARC-Challenge rows with a missing outcome for some model"],
+        notes=[f"dropped {len(raw.rows) - len(rows)} ARC-Challenge rows with a missing outcome for some model"],
     )
 
 
-def _read_labels(path: Path) -> dict[str, tuple[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return {r["row_id"]: (r["route_key"], r["difficulty"]) for r in csv.DictReader(fh)}
-
-
-def load_swebench_bash_only(root: Path, labels_path: Path | None = None) -> RoutingSet:
-    """SWE-bench Verified, board `bash-only`: every model with all 500 per-instance results
-    (one excluded, see SWEBENCH_EXCLUDED); labels = production route key and difficulty from
+def load_swebench_bash_only(root: Path, labels_path: Path = SWEBENCH_LABELS) -> RoutingSet:
+    """SWE-bench Verified, board `bash-only`: every model whose per-instance list is the listed
+    run (training.outcomes.read_swebench); labels = production route key and difficulty from
     data/labels/swebench.csv; real per-instance cost; groups = repository."""
-    board = json.loads(_path(root, "swebench/leaderboards_20251210.json").read_text(encoding="utf-8"))
-    results = next(b for b in board["leaderboards"] if b["name"] == "bash-only")["results"]
-    per_model = {
-        r["name"]: r["per_instance_details"] for r in results
-        if len(r.get("per_instance_details") or {}) == 500 and r["name"] not in SWEBENCH_EXCLUDED
-    }
-    labels = _read_labels(labels_path or REPO_ROOT / "data" / "labels" / "swebench.csv")
+    swe = read_swebench(root, labels_path)
+    per_model, labels = {res["name"]: res["per_instance_details"] for res in swe.runs}, swe.labels
     rows = [r for r in load_swebench(root) if r.row_id in labels and all(r.row_id in d for d in per_model.values())]
     models = sorted(per_model)
     return RoutingSet(
         name="swebench", title="SWE-bench Verified, bash-only board", texts=[r.text for r in rows],
         heads={"route_key": [labels[r.row_id][0] for r in rows], "difficulty": [labels[r.row_id][1] for r in rows]},
         models=models,
-        outcomes=np.array([[1.0 if per_model[m][r.row_id]["resolved"] else 0.0 for m in models] for r in rows]),
-        cost=np.array([[float(per_model[m][r.row_id]["cost"] or 0.0) for m in models] for r in rows]),
+        outcomes=np.array([[per_model[m][r.row_id]["resolved"] for m in models] for r in rows]),
+        cost=np.array([[per_model[m][r.row_id]["cost"] for m in models] for r in rows]),
         real_cost=True, groups=[str(r.meta.get("repo")) for r in rows],
         source="SWE-bench/swe-bench.github.io @ f1176b6 data/leaderboards.json (board bash-only, "
         "per_instance_details); task texts via training.sources.load_swebench; labels data/labels/swebench.csv",
@@ -287,7 +227,8 @@ def load_swebench_bash_only(root: Path, labels_path: Path | None = None) -> Rout
         frontier_model=FRONTIER_CODING_STAND_IN,
         frontier_note="code mode -> route `coding` -> anthropic/claude-sonnet-4.6, stood in for "
         f"by {FRONTIER_CODING_STAND_IN}, its closest relative on the board",
-        notes=[f"excluded {m}: {why}" for m, why in SWEBENCH_EXCLUDED.items()]
+        notes=[f"excluded {name}: its per-instance list resolves {k}/{n} ({100 * k / n:.1f}%) but the board lists "
+               f"{listed}%" for name, k, n, listed in swe.mismatched]
         + ["task text is the full problem statement for the tasks the public files carry, else the task title"],
     )
 
