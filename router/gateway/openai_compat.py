@@ -15,7 +15,6 @@ exceptions: `status_code`, `message`, `headers` (Retry-After)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+
 from router.gateway.wire import SSEParser, dumps, loads
 
 # LiteLLM providers whose chat endpoint speaks OpenAI's wire format as it is.
@@ -138,14 +138,14 @@ class ChatClient:
         try:
             response = await self._client().post(target.url, data=dumps(payload),
                                                  headers=target.headers, timeout=timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise ProviderError(504, f"no answer from {target.url} within {self.timeout_s:.0f}s") from exc
         except aiohttp.ClientError as exc:
             raise ProviderError(502, f"could not reach {target.url}: {type(exc).__name__}") from exc
         if response.status >= 400:
             try:
                 raw = await response.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 raw = b""
             finally:
                 response.release()
@@ -154,7 +154,7 @@ class ChatClient:
             return self._chunks(response)
         try:
             data = loads(await response.read())
-        except (aiohttp.ClientError, asyncio.TimeoutError, json.JSONDecodeError) as exc:
+        except (TimeoutError, aiohttp.ClientError, json.JSONDecodeError) as exc:
             raise ProviderError(502, f"unreadable reply from the provider: {type(exc).__name__}") from exc
         finally:
             response.release()
@@ -172,7 +172,7 @@ class ChatClient:
                     if error is not None:
                         raise error
                     yield data
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise ProviderError(502, f"the provider's stream broke: {type(exc).__name__}") from exc
         finally:
             # A stream left before its end (client gone, error) must not go back to the pool.

@@ -161,29 +161,30 @@ class Upstream:
         self.chat_client = openai_compat.ChatClient(timeout_s) if client == "auto" else None
         self._chat_targets: dict[tuple[str, str | None], openai_compat.Target | None] = {}
 
+    def placement(self, model: Model) -> dict[str, Any]:
+        """LiteLLM's model string for `model`, with the mock's base URL and key in demo mode."""
+        if self.mock_base is None:
+            return {"model": model.litellm_model}
+        return {"model": f"openai/{model.id}", "api_base": f"{self.mock_base}/v1", "api_key": "mock"}
+
     def chat_target(self, model: Model) -> openai_compat.Target | None:
         """Where the OpenAI-compatible client sends `model`'s chat completions; None when
         LiteLLM must make the call (resolved once per model)."""
         key = (model.id, model.litellm_model)
         if key not in self._chat_targets:
-            if self.mock_base is None:
-                target = openai_compat.resolve(self.litellm, model.litellm_model)
-            else:
-                target = openai_compat.resolve(self.litellm, f"openai/{model.id}", f"{self.mock_base}/v1", "mock")
-            self._chat_targets[key] = target
+            self._chat_targets[key] = openai_compat.resolve(self.litellm, **self.placement(model))
         return self._chat_targets[key]
 
     async def close(self) -> None:
         if self.chat_client is not None:
             await self.chat_client.close()
 
-    def target(self, model: Model, api: ApiKind) -> dict[str, Any]:
-        if self.mock_base is None:
-            return {"model": model.litellm_model}
-        name = f"openai/{model.id}"
-        if name not in self._registered:
-            self._register(name, model)
-        return {"model": name, "api_base": f"{self.mock_base}/v1", "api_key": "mock"}
+    def litellm_target(self, model: Model) -> dict[str, Any]:
+        """`placement`, with a mock model registered with LiteLLM on first use."""
+        placed = self.placement(model)
+        if self.mock_base is not None and placed["model"] not in self._registered:
+            self._register(placed["model"], model)
+        return placed
 
     def _register(self, name: str, model: Model) -> None:
         """Tell LiteLLM the mock model streams natively: for a model missing from its cost
@@ -203,7 +204,7 @@ class Upstream:
             if target is not None:
                 return await self.chat_client.call(target, fields, stream)
         kwargs: dict[str, Any] = {
-            **self.target(model, api), "timeout": self.timeout_s, "_skip_mcp_handler": True,
+            **self.litellm_target(model), "timeout": self.timeout_s, "_skip_mcp_handler": True,
         }
         if api is ApiKind.CHAT:
             extra = {k: v for k, v in fields.items() if k not in CHAT_PARAMS and k != "messages"}
