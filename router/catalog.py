@@ -17,11 +17,14 @@ from router.errors import ConfigError
 
 
 class Pricing(Strict):
-    """US dollars per million tokens; null where no public figure exists (see `note`)."""
+    """US dollars per million tokens; null where no public figure exists (see `note`).
+    `source`: where an operator-set price comes from, required when `catalog sync` did not
+    write it (the model has no `cost_map_key`)."""
 
     input: float | None = Field(default=None, ge=0)
     output: float | None = Field(default=None, ge=0)
     cache_read: float | None = Field(default=None, ge=0)
+    source: str | None = None
 
 
 class Capabilities(Strict):
@@ -76,6 +79,18 @@ class Model(Strict):
         priced = [p for p in (self.pricing.input, self.pricing.output) if p]
         if self.free and priced:
             raise ValueError(f"{self.id}: a free model cannot have a non-zero price")
+        return self
+
+    @model_validator(mode="after")
+    def _paid_has_a_price(self) -> Model:
+        # A paid model without a price would be served and never billed (docs/security.md).
+        if self.free:
+            return self
+        if self.pricing.input is None or self.pricing.output is None:
+            raise ValueError(f"{self.id}: a paid model needs pricing.input and pricing.output (US dollars per "
+                             "million tokens); set them with pricing.source saying where they come from")
+        if self.source is None and not self.pricing.source:
+            raise ValueError(f"{self.id}: an operator-set price needs pricing.source (where the figures come from)")
         return self
 
     def cost_usd(self, tokens_in: int, tokens_out: int) -> float | None:

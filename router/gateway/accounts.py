@@ -1,7 +1,12 @@
 """Accounts, balances and the usage ledger, in SQLite (WAL mode; the embedded default) or
 PostgreSQL (`postgresql://...`, for several gateway processes). One code path: the SQL is
 written once with `?` placeholders and a `Dialect` carries the few differences. API keys
-are stored only as SHA-256 hashes; a key is shown once, when the account is created."""
+are stored only as SHA-256 hashes; a key is shown once, when the account is created.
+
+Money moves in two steps (docs/security.md): `reserve` takes an upper bound of a request's
+cost off the balance before the provider is called, atomically and only if the balance
+covers it (a hold); `record` settles the hold to the real cost. With every paid call held
+first, concurrent requests on any number of processes cannot take a balance below zero."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,13 @@ CREATE TABLE IF NOT EXISTS accounts (
     key_hash TEXT NOT NULL UNIQUE,
     key_hint TEXT NOT NULL,
     balance DOUBLE PRECISION NOT NULL DEFAULT 0,
+    created DOUBLE PRECISION NOT NULL,
+    allowed_fields TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS holds (
+    id {id},
+    account_id BIGINT NOT NULL,
+    amount DOUBLE PRECISION NOT NULL,
     created DOUBLE PRECISION NOT NULL
 );
 CREATE TABLE IF NOT EXISTS usage (
@@ -45,10 +57,22 @@ CREATE TABLE IF NOT EXISTS usage (
     latency_ms DOUBLE PRECISION NOT NULL,
     status INTEGER NOT NULL,
     mode TEXT,
-    session_id TEXT
+    session_id TEXT,
+    provider_fields TEXT
 );
 CREATE INDEX IF NOT EXISTS usage_account ON usage(account_id, time);
 """
+
+# Columns added after a table first shipped: (table, column, SQL type and default). An
+# existing database gets them by ALTER TABLE when it is opened.
+MIGRATIONS = (
+    ("accounts", "allowed_fields", "TEXT NOT NULL DEFAULT ''"),
+    ("usage", "provider_fields", "TEXT"),
+)
+
+# Longest text the ledger stores for a client-chosen string (model id, mode, session id):
+# a client must not be able to write megabytes per row.
+MAX_STORED_TEXT = 200
 
 
 class LedgerUnavailable(RuntimeError):
@@ -98,10 +122,40 @@ def hash_key(key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AccountRow:
+    """`allowed_fields`: provider fields beyond the default allow-list this key may send
+    (e.g. OpenRouter's `provider`), set by the operator."""
+
     id: int
     key_hint: str
     balance: float
     created: float
+    allowed_fields: frozenset[str] = frozenset()
+
+
+def _account(row: tuple[Any, ...]) -> AccountRow:
+    fields = frozenset(f for f in (row[4] or "").split(",") if f)
+    return AccountRow(int(row[0]), row[1], float(row[2]), float(row[3]), fields)
+
+
+def stored_text(value: str | None, limit: int = MAX_STORED_TEXT) -> str | None:
+    """`value` cut to `limit` characters (marked with '...'), with anything that cannot be
+    encoded (a lone surrogate) replaced, so that every row can be written."""
+    if value is None:
+        return None
+    if len(value) > limit:
+        value = value[: limit - 3] + "..."
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Money set aside for one request: `amount` USD taken off the balance until settled.
+    `max_output_tokens` is the output cap the hold covers (None: the client's own)."""
+
+    id: int
+    account_id: int
+    amount: float
+    max_output_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +176,10 @@ class UsageRow:
     status: int
     mode: str | None = None
     session_id: str | None = None
+    provider_fields: tuple[str, ...] | None = None  # top-level fields sent to the provider
+
+
+ACCOUNT_COLUMNS = "id, key_hint, balance, created, allowed_fields"
 
 
 class Ledger:
@@ -172,6 +230,10 @@ class Ledger:
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_ID,))
             for statement in self.dialect.schema():
                 self._conn.execute(statement)
+            for table, column, kind in MIGRATIONS:
+                columns = {d[0] for d in self._conn.execute(f"SELECT * FROM {table} LIMIT 0").description}
+                if column not in columns:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn.execute(self.dialect.sql(sql), params)
@@ -195,52 +257,111 @@ class Ledger:
         with self._lock:
             self._conn.close()
 
-    def create_account(self, balance: float = 0.0) -> tuple[AccountRow, str]:
+    def create_account(self, balance: float = 0.0, allowed_fields: frozenset[str] = frozenset()
+                       ) -> tuple[AccountRow, str]:
         """A new account and its API key (shown once; only its hash is stored)."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         now = time.time()
-        insert = "INSERT INTO accounts (key_hash, key_hint, balance, created) VALUES (?, ?, ?, ?)"
+        fields = ",".join(sorted(allowed_fields))
+        insert = "INSERT INTO accounts (key_hash, key_hint, balance, created, allowed_fields) VALUES (?, ?, ?, ?, ?)"
         if self.dialect.returning_id:
             insert += " RETURNING id"
         with self._lock:
             self._reopen_if_broken()
-            cur = self._execute(insert, (hash_key(key), key[:7] + "...", float(balance), now))
+            cur = self._execute(insert, (hash_key(key), key[:7] + "...", float(balance), now, fields))
             account_id = cur.fetchone()[0] if self.dialect.returning_id else cur.lastrowid
-        return AccountRow(int(account_id or 0), key[:7] + "...", float(balance), now), key
+        return AccountRow(int(account_id or 0), key[:7] + "...", float(balance), now, frozenset(allowed_fields)), key
+
+    def set_allowed_fields(self, account_id: int, fields: frozenset[str]) -> bool:
+        """Replace the extra provider fields an account may send; False if no such account."""
+        with self._lock:
+            self._reopen_if_broken()
+            cur = self._execute("UPDATE accounts SET allowed_fields = ? WHERE id = ?",
+                                (",".join(sorted(fields)), account_id))
+            return bool(cur.rowcount)
 
     def lookup(self, key: str) -> AccountRow | None:
         with self._lock:
             self._reopen_if_broken()
             row = self._execute(
-                "SELECT id, key_hint, balance, created FROM accounts WHERE key_hash = ?", (hash_key(key),)
+                f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE key_hash = ?", (hash_key(key),)
             ).fetchone()
-        return AccountRow(*row) if row else None
+        return _account(row) if row else None
 
     def accounts(self) -> list[AccountRow]:
         with self._lock:
             self._reopen_if_broken()
-            rows = self._execute("SELECT id, key_hint, balance, created FROM accounts ORDER BY id").fetchall()
-        return [AccountRow(*r) for r in rows]
+            rows = self._execute(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id").fetchall()
+        return [_account(r) for r in rows]
 
-    def record(self, row: UsageRow) -> None:
-        """Append a usage row and debit the account by its cost, in one transaction that is
-        committed when this returns."""
+    def reserve(self, account_id: int, plan: Callable[[float], tuple[float, int | None] | None]) -> Hold | None:
+        """Hold money for one request. `plan(balance)` gets the account's balance as it
+        stands inside the transaction and returns (amount, output cap) to hold, or None
+        when the balance cannot cover the request; the amount is taken off the balance only
+        if the balance still covers it. Returns the hold, or None (nothing changed)."""
+        lock = " FOR UPDATE" if self.dialect is POSTGRES else ""
+        with self._lock:
+            self._reopen_if_broken()
+            with self._transaction():
+                found = self._execute(f"SELECT balance FROM accounts WHERE id = ?{lock}", (account_id,)).fetchone()
+                wanted = plan(float(found[0])) if found else None
+                if wanted is None:
+                    return None
+                amount, cap = wanted
+                changed = self._execute("UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?",
+                                        (amount, account_id, amount)).rowcount
+                if not changed:
+                    return None
+                insert = "INSERT INTO holds (account_id, amount, created) VALUES (?, ?, ?)"
+                if self.dialect.returning_id:
+                    insert += " RETURNING id"
+                cur = self._execute(insert, (account_id, amount, time.time()))
+                hold_id = cur.fetchone()[0] if self.dialect.returning_id else cur.lastrowid
+        return Hold(int(hold_id or 0), account_id, amount, cap)
+
+    def release_stale_holds(self, older_than_s: float) -> int:
+        """Give back holds older than `older_than_s` seconds (left by a process that died
+        mid-request); returns how many. A request still running past that age is then
+        settled without its hold (docs/security.md, "Bounds")."""
+        cutoff = time.time() - older_than_s
+        with self._lock:
+            self._reopen_if_broken()
+            with self._transaction():
+                stale = self._execute("SELECT id, account_id, amount FROM holds WHERE created < ?",
+                                      (cutoff,)).fetchall()
+                for hold_id, account_id, amount in stale:
+                    self._execute("DELETE FROM holds WHERE id = ?", (hold_id,))
+                    self._execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amount, account_id))
+        return len(stale)
+
+    def record(self, row: UsageRow, hold: Hold | None = None) -> None:
+        """Append a usage row and settle: give back `hold` (if it is still there) and debit
+        the account by the row's cost, in one transaction committed when this returns.
+        Client-chosen strings are stored cut to MAX_STORED_TEXT characters."""
+        fields = ",".join(row.provider_fields) if row.provider_fields is not None else None
         with self._lock:
             self._reopen_if_broken()
             with self._transaction():
                 self._execute(
                     "INSERT INTO usage (time, account_id, api, tier, requested_model,"
                     " resolved_model, fallbacks_tried, tokens_in, tokens_out, cost_usd,"
-                    " latency_ms, status, mode, session_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (time.time(), row.account_id, row.api, row.tier, row.requested_model,
+                    " latency_ms, status, mode, session_id, provider_fields)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (time.time(), row.account_id, row.api, row.tier, stored_text(row.requested_model),
                      row.resolved_model, ",".join(row.fallbacks_tried), row.tokens_in,
-                     row.tokens_out, row.cost_usd, row.latency_ms, row.status, row.mode,
-                     row.session_id),
+                     row.tokens_out, row.cost_usd, row.latency_ms, row.status, stored_text(row.mode),
+                     stored_text(row.session_id), stored_text(fields, 2000)),
                 )
-                if row.account_id is not None and row.cost_usd:
-                    self._execute("UPDATE accounts SET balance = balance - ? WHERE id = ?",
-                                  (row.cost_usd, row.account_id))
+                refund = 0.0
+                if hold is not None:
+                    held = self._execute("SELECT amount FROM holds WHERE id = ?", (hold.id,)).fetchone()
+                    if held is not None:
+                        self._execute("DELETE FROM holds WHERE id = ?", (hold.id,))
+                        refund = float(held[0])
+                change = refund - (row.cost_usd or 0.0)
+                if row.account_id is not None and change:
+                    self._execute("UPDATE accounts SET balance = balance + ? WHERE id = ?",
+                                  (change, row.account_id))
 
     def usage(self, limit: int = 1000) -> list[dict[str, object]]:
         """The latest usage rows, newest last, as dicts (for tests and reports)."""

@@ -66,6 +66,7 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
             gateway.upstream = Upstream(litellm, settings.mock_upstream, settings.upstream_timeout_s,
                                         settings.upstream_client)
         watcher = asyncio.create_task(holder.watch(settings.reload_poll_s)) if watch else None
+        sweeper = asyncio.create_task(_release_stale_holds(gateway))
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, holder.reload)
@@ -74,6 +75,7 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
             yield
         finally:
             app.state.ready = False
+            sweeper.cancel()
             if watcher is not None:
                 watcher.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -92,6 +94,22 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
     _add_proxy_routes(app, gateway)
     _add_service_routes(app, gateway)
     return app
+
+
+async def _release_stale_holds(gateway: Gateway) -> None:
+    """Give back holds left by processes that died mid-request: at start-up, then every
+    quarter of their lifetime (docs/security.md)."""
+    ttl = gateway.settings.hold_ttl_s
+    while True:
+        try:
+            released = await asyncio.to_thread(gateway.ledger.release_stale_holds, ttl)
+        except Exception:  # noqa: BLE001 - retried next round; the ledger logs its own failures
+            log.exception("could not release stale holds")
+        else:
+            if released:
+                log.warning("released %d hold(s) older than %gs (a gateway process died mid-request?)",
+                            released, ttl)
+        await asyncio.sleep(ttl / 4)
 
 
 def _add_proxy_routes(app: FastAPI, gateway: Gateway) -> None:
@@ -152,7 +170,8 @@ def _add_service_routes(app: FastAPI, gateway: Gateway) -> None:
 
         trace = Trace(api=ApiKind.CHAT, started=0.0)
         try:
-            body = await read_json(request, gateway.settings.max_body_bytes)
+            gateway.identify(request, trace)
+            body = await read_json(request, gateway.settings.max_body_bytes, gateway.settings.body_timeout_s)
             if not isinstance(body, dict):
                 raise wire.bad_request("request body must be a JSON object", "invalid_body")
             api_name = body.get("api", "chat")

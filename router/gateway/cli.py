@@ -56,6 +56,16 @@ def _serve_parser() -> argparse.ArgumentParser:
                         "everything through LiteLLM (default $AUTOTIER_UPSTREAM_CLIENT or auto)")
     p.add_argument("--cooldown", type=float, default=30.0,
                    help="seconds a failing model is skipped when the provider sends no Retry-After")
+    p.add_argument("--cooldown-after", type=int, default=3, metavar="N",
+                   help="cool a model down only after provider failures from N distinct callers (accounts or "
+                        "IPs) within --cooldown-window seconds (1: after any failure)")
+    p.add_argument("--cooldown-window", type=float, default=60.0, help="seconds")
+    p.add_argument("--header-timeout", type=float, default=30.0,
+                   help="seconds a client has to send a request's headers (408 and close after)")
+    p.add_argument("--body-timeout", type=float, default=60.0,
+                   help="seconds a client has to send a request's body (408 after)")
+    p.add_argument("--failures-per-minute", type=int, default=120,
+                   help="failed requests (4xx) one IP (IPv6: one /64) may make per minute before it gets 429s")
     p.add_argument("--reload-poll", type=float, default=1.0, help="seconds between config file checks")
     p.add_argument("--classifier", default=None, metavar="PATH_OR_URI",
                    help="efficient tier's classifier: artefact folder or models:/ URI (default: shipped)")
@@ -84,7 +94,9 @@ def serve(argv: list[str]) -> int:
             anonymous_per_hour=args.anonymous_per_hour,
             trusted_proxies=parse_networks(args.trusted_proxy), max_body_bytes=args.max_body_bytes,
             upstream_timeout_s=args.upstream_timeout, upstream_client=args.upstream_client,
-            cooldown_s=args.cooldown,
+            cooldown_s=args.cooldown, cooldown_after_failures=args.cooldown_after,
+            cooldown_window_s=args.cooldown_window, failures_per_minute=args.failures_per_minute,
+            header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout,
             reload_poll_s=args.reload_poll, classifier=args.classifier,
         )
         return _run(settings, args.host, args.port, args.log_level)
@@ -109,14 +121,17 @@ def _run(settings: object, host: str, port: int, log_level: str) -> int:
     import uvicorn
 
     from router.gateway.app import create_app
+    from router.gateway.http_limits import limited_protocol
     from router.listen import bind_socket
 
     app = create_app(settings)  # type: ignore[arg-type]
     sock = bind_socket(host, port)
     bound = sock.getsockname()[1]
+    limits = app.state.gateway.settings
     # proxy_headers=False: X-Forwarded-For is trusted only per --trusted-proxy (intake.client_ip).
     config = uvicorn.Config(app, log_level=log_level.lower(), access_log=False, lifespan="on",
-                            proxy_headers=False)
+                            proxy_headers=False,
+                            http=limited_protocol(limits.max_header_bytes, limits.max_headers, limits.header_timeout_s))
     server = uvicorn.Server(config)
 
     async def main() -> None:
@@ -153,6 +168,12 @@ def accounts(argv: list[str]) -> int:
     c.add_argument("--json", action="store_true")
     ls = sub.add_parser("list", help="list accounts")
     ls.add_argument("--json", action="store_true")
+    c.add_argument("--allow-field", action="append", default=[], metavar="NAME",
+                   help="a provider field this key may send beyond the default allow-list (repeatable; "
+                        "e.g. provider, plugins, server_tools); see docs/security.md")
+    f = sub.add_parser("fields", help="set the extra provider fields an account may send (none: clear)")
+    f.add_argument("id", type=int)
+    f.add_argument("names", nargs="*", metavar="NAME")
     u = sub.add_parser("usage", help="print the latest usage-ledger rows as JSON lines")
     u.add_argument("--limit", type=int, default=50)
     args = p.parse_args(argv)
@@ -166,18 +187,24 @@ def accounts(argv: list[str]) -> int:
         return 2
     try:
         if args.command == "create":
-            row, key = ledger.create_account(args.balance)
+            row, key = ledger.create_account(args.balance, frozenset(args.allow_field))
             if args.json:
-                print(json.dumps({"id": row.id, "key": key, "balance": row.balance}))
+                print(json.dumps({"id": row.id, "key": key, "balance": row.balance,
+                                  "allowed_fields": sorted(row.allowed_fields)}))
             else:
                 print(key)
                 print(f"account {row.id} created with balance {row.balance:.2f} USD "
                       "(the key is shown once; only its hash is stored)", file=sys.stderr)
+        elif args.command == "fields":
+            if not ledger.set_allowed_fields(args.id, frozenset(args.names)):
+                print(f"autotier accounts: no account {args.id}", file=sys.stderr)
+                return 1
+            print(f"account {args.id} may send: {', '.join(sorted(args.names)) or 'the default fields only'}")
         elif args.command == "list":
             rows = ledger.accounts()
             if args.json:
                 print(json.dumps([{"id": r.id, "key_hint": r.key_hint, "balance": r.balance,
-                                   "created": r.created} for r in rows]))
+                                   "created": r.created, "allowed_fields": sorted(r.allowed_fields)} for r in rows]))
             else:
                 print(f"{'id':>4}  {'key':12}  {'balance (USD)':>14}  created")
                 for r in rows:

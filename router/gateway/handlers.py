@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,8 +20,8 @@ from router.classification import LazyClassifier, needs_classification
 from router.contract import ApiKind, RoutingDecision, RoutingRequest
 from router.core import RouterState, route
 from router.errors import AutotierError, NoModelAvailableError
-from router.gateway import intake, wire
-from router.gateway.accounts import Ledger, UsageRow
+from router.gateway import billing, intake, outbound, wire
+from router.gateway.accounts import Hold, Ledger, UsageRow
 from router.gateway.live_state import LiveState
 from router.gateway.metrics import GatewayMetrics
 from router.gateway.reload import ConfigHolder
@@ -71,6 +72,12 @@ class Trace:
     mode: str | None = None
     session_id: str | None = None
     requested: str | None = None
+    client_ip: str | None = None
+    ip_key: str = "unknown"  # the client's IP, or its /64 for IPv6: what per-address limits count
+    caller: str = "unknown"  # who counts for cooldowns and anonymous limits: account, else ip_key
+    hold: Hold | None = None
+    provider_fields: tuple[str, ...] | None = None
+    estimated_input: int = 0  # billed when a cut stream never reports usage
 
 
 class Gateway:
@@ -88,6 +95,8 @@ class Gateway:
         # inference never holds up the event loop serving the others.
         self.classifier = LazyClassifier(settings.classifier)
         self._classify_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autotier-classify")
+        # Limit keys (IP or /64) over their failed-request budget -> until when (this process).
+        self._blocked: OrderedDict[str, float] = OrderedDict()
 
     async def classify(self, body: dict[str, Any], mode: str | None) -> Any:
         loop = asyncio.get_running_loop()
@@ -96,10 +105,12 @@ class Gateway:
     # ---- deciding ---------------------------------------------------------------------
     async def routing_request(self, api: ApiKind, request: Request, body: dict[str, Any],
                               trace: Trace) -> tuple[RoutingRequest, intake.Caller]:
+        trace.requested = body.get("model")
         caller = await intake.authenticate(request, self.ledger)
         kilo = intake.kilo_headers(request)
         trace.account_id, trace.mode, trace.session_id = caller.account_id, kilo.mode, kilo.session_id
-        trace.requested = body.get("model")
+        if caller.account_id is not None:
+            trace.caller = f"account:{caller.account_id}"
         previous = await self.live.session_model(kilo.session_id) if kilo.session_id else None
         user_id = f"account:{caller.account_id}" if caller.account_id else kilo.machine_id
         classification = None
@@ -108,7 +119,7 @@ class Gateway:
         routing = RoutingRequest(
             requested_model=body.get("model"), api_kind=api, mode=kilo.mode,
             session_id=kilo.session_id, user_id=user_id,
-            client_ip=intake.client_ip(request, self.settings.trusted_proxies),
+            client_ip=trace.client_ip,
             account=caller.account, estimated_prompt_tokens=wire.estimated_tokens(api, body),
             required_modalities=wire.modalities(api, body), previous_model=previous,
             classification=classification,
@@ -143,42 +154,73 @@ class Gateway:
         self.metrics.decisions.labels(decision.tier or "none", decision.model).inc()
         return decision
 
-    async def admit(self, decision: RoutingDecision, caller: intake.Caller, routing: RoutingRequest) -> list[Model]:
-        """Payment and rate-limit checks; returns the models the caller may be served by."""
+    async def admit(self, api: ApiKind, body: dict[str, Any], decision: RoutingDecision,
+                    caller: intake.Caller, trace: Trace) -> list[Model]:
+        """Payment and rate-limit checks; returns the models the caller may be served by.
+        For paid models the request's cost bound is held first (trace.hold)."""
         catalog = self.config.config.catalog
         account = caller.account
         if not decision.free and not account.authenticated:
             raise ErrorReply(AutotierError(
                 f"{decision.model} is a paid model: send an API key (Authorization: Bearer ...) "
                 "or use kilo-auto/free", code="PAID_MODEL_AUTH_REQUIRED", status=401))
-        if not decision.free and account.balance <= 0:
-            raise ErrorReply(AutotierError(
-                f"{decision.model} is a paid model and the account balance is {account.balance:.4f} USD; "
-                "top up or use kilo-auto/free", code="INSUFFICIENT_BALANCE", status=402))
         if not account.authenticated and decision.free:
-            key = f"anon:{routing.client_ip or 'unknown'}"
-            wait = await self.live.hit(key, self.settings.anonymous_per_hour, self.settings.rate_window_s,
-                                       time.time())
+            wait = await self.live.hit(f"anon:{trace.caller}", self.settings.anonymous_per_hour,
+                                       self.settings.rate_window_s, time.time())
             if wait is not None:
                 raise ErrorReply(AutotierError(
                     f"anonymous limit of {self.settings.anonymous_per_hour} requests per hour on free "
                     "models reached; retry later or use an API key",
                     code="rate_limit_exceeded", status=429), {"retry-after": str(max(1, round(wait)))})
         allowed = [catalog[m] for m in decision.chain if m in catalog]
-        if not account.has_paid_balance:
+        unpriced = [m.id for m in allowed if not m.free and (m.pricing.input is None or m.pricing.output is None)]
+        if unpriced:  # check-config refuses such catalogs; a hand-edited one must still not serve unbilled
+            log.error("paid models without a price are skipped: %s", ", ".join(unpriced))
+            allowed = [m for m in allowed if m.id not in unpriced]
+        paid = [m for m in allowed if not m.free]
+        if paid and caller.account_id is not None:
+            trace.hold = await self.hold(api, body, paid, caller.account_id)
+        if paid and trace.hold is None:
             allowed = [m for m in allowed if m.free]
+            if not allowed:
+                raise ErrorReply(self.unaffordable(api, body, paid, account.balance))
         return allowed
+
+    async def hold(self, api: ApiKind, body: dict[str, Any], paid: list[Model], account_id: int) -> Hold | None:
+        tokens_in = billing.input_token_bound(api, body)
+        cap = billing.client_output_cap(api, body)
+
+        def plan(balance: float) -> tuple[float, int | None] | None:
+            found = billing.plan_hold(paid, tokens_in, cap, balance, self.settings.min_output_tokens)
+            return (found.amount, found.max_output_tokens) if found else None
+
+        return await asyncio.to_thread(self.ledger.reserve, account_id, plan)
+
+    def unaffordable(self, api: ApiKind, body: dict[str, Any], paid: list[Model], balance: float) -> AutotierError:
+        tokens_in = billing.input_token_bound(api, body)
+        least = billing.plan_hold(paid, tokens_in, self.settings.min_output_tokens, float("inf"),
+                                  self.settings.min_output_tokens)
+        needed = f"; it needs at least {least.amount:.4f} USD held" if least else ""
+        return AutotierError(
+            f"{paid[0].id} is a paid model and the account balance is {balance:.4f} USD{needed} "
+            f"(up to {tokens_in} input tokens and {self.settings.min_output_tokens}+ output tokens); "
+            "top up or use kilo-auto/free", code="INSUFFICIENT_BALANCE", status=402)
 
     # ---- serving ----------------------------------------------------------------------
     async def handle(self, api: ApiKind, request: Request) -> Response:
         trace = Trace(api=api, started=time.monotonic())
         try:
-            body = wire.validate(api, await intake.read_json(request, self.settings.max_body_bytes))
+            self.identify(request, trace)
+            self.check_blocked(trace.ip_key)
+            body = await intake.read_json(request, self.settings.max_body_bytes, self.settings.body_timeout_s,
+                                          lambda value: wire.validate(api, value))
             routing, caller = await self.routing_request(api, request, body, trace)
+            allowed_fields = caller.row.allowed_fields if caller.row else frozenset()
+            outbound.check_tools(body, allowed_fields)
             decision = self.decide(routing)
             trace.decision = decision
-            chain = await self.admit(decision, caller, routing)
-            return await self.serve(api, body, routing, decision, chain, trace)
+            chain = await self.admit(api, body, decision, caller, trace)
+            return await self.serve(api, body, routing, decision, chain, trace, allowed_fields)
         except ErrorReply as reply:
             return await self.error(api, reply.error, trace, reply.headers)
         except UpstreamUnavailable as exc:
@@ -186,31 +228,69 @@ class Gateway:
             return await self.error(api, exc, trace, headers, tried=getattr(exc, "tried", ()))
         except AutotierError as exc:
             return await self.error(api, exc, trace)
+        except Exception as exc:  # noqa: BLE001 - a bug must still settle the hold and leave a row
+            log.error("unexpected %s serving %s", type(exc).__name__, api.value, exc_info=exc)
+            return await self.error(api, AutotierError("internal error; see the gateway log",
+                                                       code="internal_error", status=500), trace)
+
+    def identify(self, request: Request, trace: Trace) -> None:
+        trace.client_ip = intake.client_ip(request, self.settings.trusted_proxies)
+        trace.ip_key = trace.caller = intake.limit_key(trace.client_ip)
+
+    def check_blocked(self, key: str) -> None:
+        until = self._blocked.get(key)
+        if until is None:
+            return
+        left = until - time.time()
+        if left <= 0:
+            del self._blocked[key]
+            return
+        raise ErrorReply(AutotierError(
+            f"too many failed requests from this address; retry in {left:.0f}s",
+            code="too_many_failed_requests", status=429), {"retry-after": str(max(1, round(left)))})
+
+    async def count_failure(self, key: str) -> None:
+        """A failed request (4xx) from `key`; past the budget the key is blocked for the
+        rest of the minute."""
+        now = time.time()
+        wait = await self.live.hit(f"failed:{key}", self.settings.failures_per_minute, 60.0, now)
+        if wait is not None:
+            self._blocked[key] = now + wait
+            self._blocked.move_to_end(key)
+            while len(self._blocked) > 100_000:
+                self._blocked.popitem(last=False)
 
     async def serve(self, api: ApiKind, body: dict[str, Any], routing: RoutingRequest,
-                    decision: RoutingDecision, chain: list[Model], trace: Trace) -> Response:
+                    decision: RoutingDecision, chain: list[Model], trace: Trace,
+                    allowed_fields: frozenset[str]) -> Response:
         assert self.upstream is not None, "the gateway was built without an upstream"
         catalog = self.config.config.catalog
         previous = catalog.get(routing.previous_model or "")
         produced_by = previous.family if previous else None
         stream = bool(body.get("stream"))
+        sendable, dropped = outbound.provider_body(api, body, allowed_fields)
+        cap = trace.hold.max_output_tokens if trace.hold else None
+        trace.estimated_input = billing.estimated_input_tokens(api, body)
 
         def body_for(model: Model) -> dict[str, Any]:
-            stripped = strip_foreign_reasoning(body, api, produced_by, model.family)
-            return merge_params(stripped, decision.params)
+            stripped = strip_foreign_reasoning(sendable, api, produced_by, model.family)
+            sent = billing.with_output_cap(api, merge_params(stripped, decision.params), cap)
+            trace.provider_fields = tuple(sorted(sent))
+            return sent
 
-        def on_failure(model: Model, failure: Failure) -> None:
+        async def on_failure(model: Model, failure: Failure) -> None:
             self.metrics.fallbacks.labels(model.id, str(failure.status)).inc()
-            if not failure.from_provider:
-                return
-            seconds = failure.retry_after if failure.retry_after is not None else self.settings.cooldown_s
-            self.live.cool_down(model.id, min(seconds, self.settings.max_cooldown_s), time.time())
+            if failure.from_provider and await self.trips_cooldown(model.id, trace.caller):
+                seconds = failure.retry_after if failure.retry_after is not None else self.settings.cooldown_s
+                self.live.cool_down(model.id, min(seconds, self.settings.max_cooldown_s), time.time())
 
         served = await call_chain(self.upstream, api, chain, body_for, stream, on_failure)
         self.metrics.upstream_latency.labels(served.model.id).observe(served.latency_s)
         if routing.session_id:
             await self.live.remember_session(routing.session_id, served.model.id)
         headers = self.decision_headers(decision, served)
+        if dropped:
+            headers["x-autotier-dropped-fields"] = header_safe(",".join(dropped), 512)
         if stream:
             return self.stream_reply(api, served, trace, headers)
         payload = to_dict(served.result)
@@ -219,6 +299,16 @@ class Gateway:
         await self.record(trace, 200, served.model, served.tried, usage)
         return Response(wire.dumps(payload), media_type="application/json", headers=headers)
 
+    async def trips_cooldown(self, model_id: str, caller: str) -> bool:
+        """Count a provider failure of `model_id` seen by `caller`; True once failures from
+        `cooldown_after_failures` distinct callers fall in one window, so that nothing one
+        client sends can take a model offline for the others."""
+        now, window = time.time(), self.settings.cooldown_window_s
+        if await self.live.hit(f"fail:{model_id}:{caller}", 1, window, now) is not None:
+            return False  # this caller already counted in this window
+        needed = max(1, self.settings.cooldown_after_failures)
+        return await self.live.hit(f"fail:{model_id}", needed - 1, window, now) is not None
+
     def stream_reply(self, api: ApiKind, served: Served, trace: Trace, headers: dict[str, str]) -> Response:
         outcome = StreamOutcome()
 
@@ -226,14 +316,14 @@ class Gateway:
             # Once the stream has its final event (or an error), events are held back one
             # step so the very last one leaves only after the usage row is committed: a client
             # that saw the stream's end has its ledger row (docs/gateway.md, "Durability").
+            # A client that leaves early is billed for what it was sent (status 499).
             held: list[bytes] = []
             recorded = False
 
-            async def commit() -> None:
+            async def commit(status: int) -> None:
                 nonlocal recorded
                 recorded = True
-                status = 200 if outcome.error is None else 502
-                usage = (outcome.tokens_in, outcome.tokens_out)
+                usage = outcome.usage(trace.estimated_input)
                 await asyncio.shield(self.record(trace, status, served.model, served.tried, usage))
 
             try:
@@ -244,15 +334,16 @@ class Gateway:
                         held.append(chunk)
                     else:
                         yield chunk
-                await commit()
+                await commit(200 if outcome.error is None else 502)
                 if held:
                     yield held.pop()
             finally:
                 if not recorded:
-                    await commit()
+                    log.info("client left the %s stream from %s before its end", api.value, served.model.id)
+                    await commit(CLIENT_CLOSED)
 
         headers = {**headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
-        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+        return ClosingStreamingResponse(body(), media_type="text/event-stream", headers=headers)
 
     def decision_headers(self, decision: RoutingDecision, served: Served) -> dict[str, str]:
         reason = list(decision.reason)
@@ -270,6 +361,7 @@ class Gateway:
     # ---- bookkeeping ------------------------------------------------------------------
     async def record(self, trace: Trace, status: int, model: Model | None,
                      tried: tuple[str, ...], usage: tuple[int, int] = (0, 0)) -> None:
+        """Write the usage row and settle the request's hold, once."""
         api_label = trace.api.value
         self.metrics.requests.labels(api_label, str(status)).inc()
         decision = trace.decision
@@ -280,10 +372,11 @@ class Gateway:
             resolved_model=model.id if model else None, fallbacks_tried=tuple(tried),
             tokens_in=usage[0], tokens_out=usage[1], cost_usd=cost,
             latency_ms=(time.monotonic() - trace.started) * 1000, status=status,
-            mode=trace.mode, session_id=trace.session_id,
+            mode=trace.mode, session_id=trace.session_id, provider_fields=trace.provider_fields,
         )
+        hold, trace.hold = trace.hold, None
         try:
-            await asyncio.to_thread(self.ledger.record, row)
+            await asyncio.to_thread(self.ledger.record, row, hold)
         except Exception:  # noqa: BLE001 - a ledger failure must not fail the reply
             log.exception("could not write the usage row")
 
@@ -292,8 +385,30 @@ class Gateway:
         status = exc.status if 400 <= exc.status < 600 else 500
         self.metrics.errors.labels(api.value, exc.code).inc()
         await self.record(trace, status, None, tried)
+        if 400 <= status < 500 and status not in (402, 429):
+            await self.count_failure(trace.ip_key)
         extra = dict(headers or {})
         if trace.decision is not None:
             extra["x-autotier-tier"] = trace.decision.tier or "none"
         return JSONResponse(wire.error_body(api, status, exc.code, exc.message), status_code=status,
                             headers=extra)
+
+
+# nginx's code for "client closed request": the client left before the answer ended.
+CLIENT_CLOSED = 499
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """A StreamingResponse that closes its body generator as soon as the response ends,
+    also when the client disconnected mid-stream: the generator's `finally` (settling the
+    bill) then runs now, not whenever the garbage collector gets to it."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except OSError:  # the client's connection broke while sending
+            log.info("client connection lost while streaming")
+        finally:
+            closer = getattr(self.body_iterator, "aclose", None)
+            if closer is not None:
+                await closer()

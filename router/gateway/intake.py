@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 
 from router.contract import ANONYMOUS, Account
@@ -19,11 +21,38 @@ from router.gateway.settings import Network
 from router.gateway.wire import bad_request
 
 ANONYMOUS_KEYS = frozenset({"", "anonymous"})
+# Bodies above this are parsed on a worker thread: a multi-megabyte JSON document takes
+# tens of milliseconds to parse, and the event loop serves every other request meanwhile.
+PARSE_OFF_LOOP_BYTES = 256 * 1024
+# Client-chosen ids that are stored and used as keys (session, mode, machine).
+MAX_ID_CHARS = 256
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The parsed body; 415 for a non-JSON content type, 413 over `max_bytes`, 400 for
-    bytes that are not JSON."""
+def parse_json(raw: bytes) -> Any:
+    """JSON text -> value; 400 for bytes that are not JSON or text that is not valid
+    Unicode (a lone surrogate such as "\\udfff" parses in Python but cannot be sent on)."""
+    if not raw.strip():
+        raise bad_request("request body is empty; send a JSON object", "invalid_body")
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise bad_request(f"request body is not valid JSON: {exc}"[:200], "invalid_json") from None
+    # Only a \\uD800-\\uDFFF escape can produce a surrogate; check the text only then.
+    if b"\\ud" in raw or b"\\uD" in raw:
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError as exc:
+            if "surrogate" in str(exc):
+                raise bad_request("request body contains a lone UTF-16 surrogate (e.g. \\udfff), "
+                                  "which is not valid Unicode text", "invalid_text") from None
+    return value
+
+
+async def read_json(request: Request, max_bytes: int, timeout_s: float | None = None,
+                    validate: Callable[[Any], Any] | None = None) -> Any:
+    """The parsed body (passed through `validate` when given, off the event loop for big
+    bodies); 415 for a non-JSON content type, 413 over `max_bytes`, 408 when the body has
+    not arrived within `timeout_s`, 400 for bytes that are not JSON or not valid text."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise bad_request(f"content type must be application/json, got {content_type!r}",
@@ -35,18 +64,22 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         if int(declared) > max_bytes:
             raise bad_request(f"request body over {max_bytes} bytes", "request_too_large", 413)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise bad_request(f"request body over {max_bytes} bytes", "request_too_large", 413)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        raise bad_request("request body is empty; send a JSON object", "invalid_body")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise bad_request(f"request body is not valid JSON: {exc}"[:200], "invalid_json") from None
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise bad_request(f"request body over {max_bytes} bytes", "request_too_large", 413)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise bad_request(f"the request body did not arrive within {timeout_s:g}s", "request_timeout", 408) from None
+    raw = b"".join(chunks)
+
+    def parse() -> Any:
+        value = parse_json(raw)
+        return validate(value) if validate is not None else value
+
+    return await asyncio.to_thread(parse) if len(raw) > PARSE_OFF_LOOP_BYTES else parse()
 
 
 def client_ip(request: Request, trusted: tuple[Network, ...]) -> str | None:
@@ -63,6 +96,22 @@ def client_ip(request: Request, trusted: tuple[Network, ...]) -> str | None:
         if not _in(hop, trusted):
             return hop
     return hops[0] if hops else peer
+
+
+def limit_key(address: str | None) -> str:
+    """The unit rate limits count by: an IPv4 address, or an IPv6 address's /64 network
+    (one subscriber usually holds a whole /64, so per-/128 limits are free to evade)."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(ip)
 
 
 def _valid(address: str) -> bool:
@@ -122,13 +171,23 @@ class KiloHeaders:
     machine_id: str | None
 
 
+def _id_header(request: Request, *names: str) -> str | None:
+    for name in names:
+        value = request.headers.get(name)
+        if value:
+            if len(value) > MAX_ID_CHARS:
+                raise bad_request(f"header {name} is longer than {MAX_ID_CHARS} characters", "header_too_long")
+            return value
+    return None
+
+
 def kilo_headers(request: Request) -> KiloHeaders:
-    h = request.headers
+    """The Kilo headers; 400 for one longer than MAX_ID_CHARS (they are stored and used as keys)."""
     return KiloHeaders(
-        mode=h.get("x-kilocode-mode") or None,
-        session_id=h.get("x-kilocode-taskid") or h.get("x-session-id") or None,
-        parent_session_id=h.get("x-kilocode-parent-taskid") or None,
-        editor=h.get("x-kilocode-editorname") or None,
-        feature=h.get("x-kilocode-feature") or None,
-        machine_id=h.get("x-kilocode-machineid") or None,
+        mode=_id_header(request, "x-kilocode-mode"),
+        session_id=_id_header(request, "x-kilocode-taskid", "x-session-id"),
+        parent_session_id=_id_header(request, "x-kilocode-parent-taskid"),
+        editor=_id_header(request, "x-kilocode-editorname"),
+        feature=_id_header(request, "x-kilocode-feature"),
+        machine_id=_id_header(request, "x-kilocode-machineid"),
     )

@@ -35,6 +35,17 @@ class GatewaySettings:
     `live_refresh_s` is how often the shared cooldowns are re-read; `session_ttl_s` how long
     an idle session is remembered in Redis.
 
+    Money (docs/security.md): a paid request holds its cost bound first; `min_output_tokens`
+    is the smallest output cap worth serving when the balance cannot cover the client's
+    (below it: 402); holds older than `hold_ttl_s` (a process died mid-request) are given
+    back at start-up and then every `hold_ttl_s / 4`.
+
+    Abuse: a model cools down only after failures from `cooldown_after_failures` distinct
+    callers within `cooldown_window_s`; one IP (IPv6: its /64) gets 429 for the rest of a
+    minute after `failures_per_minute` failed requests (4xx); headers are bounded to
+    `max_header_bytes` in all and `max_headers` fields (431 above), and must arrive within
+    `header_timeout_s`, the body within `body_timeout_s` (408).
+
     Times are seconds; `max_body_bytes` bounds request bodies (413 above it)."""
 
     data_dir: Path | None = None
@@ -52,6 +63,15 @@ class GatewaySettings:
     upstream_client: str = "auto"  # "litellm": every call through LiteLLM (upstream.Upstream)
     cooldown_s: float = 30.0  # after a 429/5xx without Retry-After
     max_cooldown_s: float = 3600.0
+    cooldown_after_failures: int = 3
+    cooldown_window_s: float = 60.0
+    failures_per_minute: int = 120
+    min_output_tokens: int = 256
+    hold_ttl_s: float = 3600.0
+    max_header_bytes: int = 64 * 1024
+    max_headers: int = 100
+    header_timeout_s: float = 30.0
+    body_timeout_s: float = 60.0
     reload_poll_s: float = 1.0
     reason_header_max: int = 1024
     log_prompts: bool = False

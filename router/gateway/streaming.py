@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.contract import ApiKind
+from router.gateway.billing import delivered_chars
 from router.gateway.upstream import Served, classify
 from router.gateway.wire import SSEParser, dumps, usage_tokens
 
@@ -33,14 +34,26 @@ def sse(data: dict[str, Any] | str, event: str | None = None) -> bytes:
 
 @dataclass
 class StreamOutcome:
-    """Filled in while the stream runs; read by the ledger when it ends."""
+    """Filled in while the stream runs; read by the ledger when it ends. `usage_seen`:
+    the provider's token counts arrived; until then `delivered_chars` counts the output
+    relayed so far (text, reasoning, tool-call arguments), which is what a stream cut short
+    is billed for."""
 
     tokens_in: int = 0
     tokens_out: int = 0
+    usage_seen: bool = False
+    delivered_chars: int = 0
     completed: bool = False
     error: str | None = None
     events: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def usage(self, estimated_input: int) -> tuple[int, int]:
+        """(tokens in, tokens out) to bill: the provider's when it sent them, else the
+        input estimate and the output delivered."""
+        if self.usage_seen:
+            return self.tokens_in, self.tokens_out
+        return max(self.tokens_in, estimated_input), max(self.tokens_out, (self.delivered_chars + 3) // 4)
 
 
 async def _items(served: Served) -> AsyncIterator[Any]:
@@ -100,8 +113,10 @@ async def _relay_chat(served: Served, model_id: str, outcome: StreamOutcome) -> 
     async for item in _items(served):
         chunk = to_dict(item)
         chunk["model"] = model_id
+        outcome.delivered_chars += delivered_chars(ApiKind.CHAT, chunk)
         if chunk.get("usage"):
             outcome.tokens_in, outcome.tokens_out = usage_tokens(ApiKind.CHAT, chunk["usage"])
+            outcome.usage_seen = True
         if any(c.get("finish_reason") for c in chunk.get("choices") or ()):
             outcome.completed = True
         outcome.events += 1
@@ -112,12 +127,15 @@ async def _relay_responses(served: Served, model_id: str, outcome: StreamOutcome
     async for item in _items(served):
         event = to_dict(item)
         kind = event.get("type")
+        outcome.delivered_chars += delivered_chars(ApiKind.RESPONSES, event)
         response = event.get("response")
         if isinstance(response, dict):
             response["model"] = model_id
             if kind in ("response.completed", "response.incomplete", "response.failed"):
                 outcome.completed = True
-                outcome.tokens_in, outcome.tokens_out = usage_tokens(ApiKind.RESPONSES, response.get("usage"))
+                if response.get("usage"):
+                    outcome.tokens_in, outcome.tokens_out = usage_tokens(ApiKind.RESPONSES, response["usage"])
+                    outcome.usage_seen = True
         outcome.events += 1
         yield sse(event, kind if isinstance(kind, str) else None)
 
@@ -133,12 +151,14 @@ async def _relay_messages(served: Served, model_id: str, outcome: StreamOutcome)
             data = to_dict(item)
             events = [(data.get("type"), data)]
         for kind, data in events:
+            outcome.delivered_chars += delivered_chars(ApiKind.MESSAGES, data)
             if kind == "message_start" and isinstance(data.get("message"), dict):
                 data["message"]["model"] = model_id
                 usage = data["message"].get("usage") or {}
                 outcome.tokens_in = int(usage.get("input_tokens") or 0)
             elif kind == "message_delta" and isinstance(data.get("usage"), dict):
                 outcome.tokens_out = int(data["usage"].get("output_tokens") or 0)
+                outcome.usage_seen = True
                 if data["usage"].get("input_tokens"):
                     outcome.tokens_in = int(data["usage"]["input_tokens"])
             elif kind == "message_stop":

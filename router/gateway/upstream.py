@@ -111,17 +111,51 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return None
 
 
+# Exceptions that mean the provider answered or could not be reached (by class name along
+# the MRO, so that neither openai, httpx nor aiohttp is imported here).
+PROVIDER_CAUSES = frozenset({"APIStatusError", "APIConnectionError", "APITimeoutError", "HTTPStatusError",
+                             "TransportError", "ClientError", "ProviderError"})
+# Errors of this process (bad text, a bug, an unserialisable value) that LiteLLM wraps in a
+# 500 of its own: they say nothing about the provider and must not cool a model down.
+LOCAL_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, AssertionError,
+                RecursionError, MemoryError, NotImplementedError, ImportError)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 12 and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def from_provider(exc: BaseException) -> bool:
+    """Did the provider fail (answered with an error, or could not be reached)? False for
+    an error raised inside this process, whatever status LiteLLM gave it."""
+    if not isinstance(getattr(exc, "status_code", None), int):
+        return False
+    chain = _causes(exc)
+    for cause in chain[1:] if type(exc).__name__ != "ProviderError" else chain:
+        if isinstance(cause, (OSError, TimeoutError)) or any(
+                c.__name__ in PROVIDER_CAUSES for c in type(cause).__mro__):
+            return True
+        if isinstance(cause, LOCAL_ERRORS):
+            return False
+    return True
+
+
 def classify(exc: BaseException, now: float) -> Failure:
     """Is this upstream failure worth trying the next model for?"""
     status = getattr(exc, "status_code", None)
-    from_provider = isinstance(status, int)
+    provider = from_provider(exc)
     status = status if isinstance(status, int) else 502
     name = type(exc).__name__
     if name in ("ContextWindowExceededError", "ContentPolicyViolationError"):
         status = 400
     message = str(getattr(exc, "message", None) or exc)[:500]
     retry_after = parse_retry_after(_header(exc, "retry-after"), now)
-    return Failure(status not in CLIENT_ERROR_STATUSES, status, message, retry_after, from_provider)
+    return Failure(status not in CLIENT_ERROR_STATUSES, status, message, retry_after, provider)
 
 
 @dataclass

@@ -21,11 +21,13 @@ CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 @pytest.fixture(scope="module", params=["auto", "litellm"])
 def faulty(request, mock_upstream_process, tmp_path_factory):
     """A gateway of its own (its cooldowns must not leak into other tests); failures
-    without Retry-After cool a model for 0 s so every request meets the faults. Every
+    without Retry-After cool a model for 0 s so every request meets the faults, and one
+    caller's failure is enough to cool a model (`--cooldown-after 1`). Every
     test runs with both upstream clients: chat completions through the OpenAI-compatible
     client (`auto`) and through LiteLLM."""
     with start_gateway(mock_upstream_process, tmp_path_factory.mktemp("faulty"), "--upstream-client",
-                       request.param, "--cooldown", "0", "--anonymous-per-hour", "100000") as handle:
+                       request.param, "--cooldown", "0", "--cooldown-after", "1",
+                       "--anonymous-per-hour", "100000") as handle:
         handle.key = handle.create_account(1000.0)
         handle.client = request.param
         yield handle
