@@ -24,7 +24,9 @@ HEADER = """\
 # Written by `autotier catalog sync` from LiteLLM's bundled cost map (see each `source`):
 #   pricing ($ per million tokens), context_window, max_output.
 # null means neither the cost map nor a public page we could cite gives the figure; the
-# model's `note` says so. Never fill a null with a guess.
+# model's `note` says so. Never fill a null with a guess, except a paid model's price: it
+# must be billed, so the operator sets one with `pricing.source` saying where it comes from
+# (sync keeps hand-set prices of models without a `cost_map_key`).
 """
 
 

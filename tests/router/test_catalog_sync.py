@@ -31,7 +31,8 @@ def test_sync_from_a_given_map(tmp_path):
     free = catalog["google/gemma-4-26b-a4b-it:free"]
     assert free.pricing.input == 0.0 and free.context_window == 262_144  # free stays free
     qwen = catalog["qwen/qwen3.6-plus"]
-    assert qwen.pricing.input is None and qwen.note  # no key: null, with a note
+    assert qwen.context_window is None and qwen.note  # no key: null, with a note
+    assert qwen.pricing.input == 0.4 and qwen.pricing.source  # the operator's price, kept with its source
     assert any("cost-map key 'deepseek/deepseek-v3.2' not found" in c for c in changes)
     assert path.read_text().startswith("# autotier model catalog")
 
