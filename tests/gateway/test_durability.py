@@ -131,40 +131,53 @@ class _WriteLock:
 
 @pytest.mark.slow
 def test_the_final_event_waits_for_the_commit(mock_upstream_process, mock_upstream, ledger_store, tmp_path):
+    """Ordered by events, not by wall-clock margins: with the ledger's write lock held from
+    outside, a stream runs up to its last event before the final one (seen by the client),
+    and the final event is received only after the lock is being released."""
     flags, location = ledger_store
     with start_gateway(mock_upstream_process, tmp_path, *flags, "--anonymous-per-hour", "1000000") as gw:
         assert gw.post("/v1/chat/completions", {"model": "kilo-auto/free", "messages": MESSAGES}).status_code == 200
+        cases = [("/v1/chat/completions", '"usage"', "data: [DONE]"),
+                 ("/v1/messages", '"message_delta"', "event: message_stop")]
+        for i, (path, penultimate, final) in enumerate(cases):
+            releasing = threading.Event()
+            before_final = threading.Event()
+            seen: list[tuple[bool, str]] = []  # (was the lock being released when the line arrived?, line)
 
-        def stream(path: str, body: dict[str, Any], session: str) -> list[tuple[float, str]]:
-            seen = []
-            with httpx.stream("POST", gw.url + path, json={**body, "stream": True}, timeout=30,
-                              headers={"x-session-id": session}) as r:
-                for line in r.iter_lines():
-                    if line.strip():
-                        seen.append((time.monotonic(), line))
-            return seen
+            def stream(path: str = path, penultimate: str = penultimate, session: str = f"order-{i}",
+                       seen: list[tuple[bool, str]] = seen, releasing: threading.Event = releasing,
+                       before_final: threading.Event = before_final) -> None:
+                body = {"model": "kilo-auto/free", "messages": MESSAGES, "max_tokens": 16, "stream": True}
+                with httpx.stream("POST", gw.url + path, json=body, timeout=30,
+                                  headers={"x-session-id": session}) as r:
+                    for line in r.iter_lines():
+                        if line.strip():
+                            seen.append((releasing.is_set(), line))
+                            if penultimate in line:
+                                before_final.set()
 
-        cases = [("/v1/chat/completions", "data: [DONE]"), ("/v1/messages", "event: message_stop")]
-        for i, (path, final) in enumerate(cases):
             lock = _WriteLock(location)
             with ThreadPoolExecutor(1) as pool:
-                body = {"model": "kilo-auto/free", "messages": MESSAGES, "max_tokens": 16}
-                future = pool.submit(stream, path, body, f"order-{i}")
-                time.sleep(1.0)
-                released = lock.release()
-                seen = future.result()
-            final_at = [t for t, line in seen if line.startswith(final)]
-            assert final_at and final_at[0] >= released, f"{path}: final event sent before the row was committed"
-            assert seen[0][0] < released, f"{path}: the stream itself should not wait for the ledger"
+                future = pool.submit(stream)
+                assert before_final.wait(30), f"{path}: the stream itself should not wait for the ledger"
+                assert not any(line.startswith(final) for _, line in seen), f"{path}: final event before the commit"
+                releasing.set()  # set before releasing: a final line seen while it is unset is a violation
+                lock.release()
+                future.result()
+            finals = [was_releasing for was_releasing, line in seen if line.startswith(final)]
+            assert finals == [True], f"{path}: final event sent before the row was committed"
             assert any(r["session_id"] == f"order-{i}" and r["status"] == 200 for r in _rows(location))
 
+        mock_upstream.reset()
         lock = _WriteLock(location)
         with ThreadPoolExecutor(1) as pool:
             future = pool.submit(gw.post, "/v1/chat/completions", {"model": "kilo-auto/free", "messages": MESSAGES},
                                  headers={"x-session-id": "order-plain"})
-            time.sleep(1.0)
-            released = lock.release()
+            deadline = time.monotonic() + 30
+            while not mock_upstream.stats()["models"] and time.monotonic() < deadline:
+                time.sleep(0.02)  # until the upstream has been called: the gateway is at its ledger write
+            assert mock_upstream.stats()["models"], "the request never reached the upstream"
+            assert not future.done(), "the reply left before its row was committed"
+            lock.release()
             assert future.result().status_code == 200
-            answered = time.monotonic()
-        assert answered >= released
         assert any(r["session_id"] == "order-plain" for r in _rows(location))

@@ -288,3 +288,36 @@ def test_gateway_refuses_to_start_without_its_database(mock_upstream_process):
 @pytest.mark.slow
 def test_readyz_names_the_live_state(cluster):
     assert httpx.get(cluster[0].url + "/readyz").json()["live_state"] == "redis"
+
+
+@pytest.mark.slow
+def test_fifty_concurrent_requests_across_three_processes_cannot_overdraw(cluster, mock_upstream):
+    """Issue 13: the 0.01 USD account that 50 concurrent requests once left at -11.76 USD.
+    The stated bound is zero: every paid call is held first, in PostgreSQL, across processes."""
+    mock_upstream.patch(**{"*": {"latency_ms": 50}})
+    ledger = Ledger(cluster[0].database)
+    try:
+        account, key = ledger.create_account(0.01)
+    finally:
+        ledger.close()
+    body = {**CHAT, "model": "kilo-auto/frontier"}
+    headers = {"authorization": f"Bearer {key}", "x-kilocode-mode": "code"}
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(timeout=60.0) as client:
+            replies = await asyncio.gather(*(
+                client.post(cluster[i % 3].url + "/v1/chat/completions", json=body, headers=headers)
+                for i in range(50)))
+        return [r.status_code for r in replies]
+
+    statuses = asyncio.run(burst())
+    assert set(statuses) <= {200, 402} and 200 in statuses, statuses
+    ledger = Ledger(cluster[0].database)
+    try:
+        balance = next(a.balance for a in ledger.accounts() if a.id == account.id)
+        rows = [r for r in ledger.usage(100_000) if r["account_id"] == account.id]
+    finally:
+        ledger.close()
+    assert balance >= 0.0
+    assert len(rows) == 50
+    assert abs(0.01 - sum(r["cost_usd"] or 0.0 for r in rows) - balance) < 1e-9  # every hold settled
