@@ -295,13 +295,23 @@ class Ledger:
         return [_account(r) for r in rows]
 
     def reserve(self, account_id: int, plan: Callable[[float], tuple[float, int | None] | None]) -> Hold | None:
-        """Hold money for one request. `plan(balance)` gets the account's balance as it
-        stands inside the transaction and returns (amount, output cap) to hold, or None
-        when the balance cannot cover the request; the amount is taken off the balance only
-        if the balance still covers it. Returns the hold, or None (nothing changed)."""
-        lock = " FOR UPDATE" if self.dialect is POSTGRES else ""
+        """Hold money for one request. `plan(balance)` returns (amount, output cap) to hold
+        for an account with that balance, or None when the balance cannot cover the
+        request; the amount is taken off the balance only if the balance still covers it,
+        atomically (across processes too). Returns the hold, or None (nothing changed)."""
         with self._lock:
             self._reopen_if_broken()
+            if self.dialect is POSTGRES:  # the common case in one round trip: the full amount is covered
+                wanted = plan(float("inf"))
+                if wanted is not None:
+                    found = self._execute(
+                        "WITH taken AS (UPDATE accounts SET balance = balance - ? WHERE id = ? AND balance >= ?"
+                        " RETURNING id) INSERT INTO holds (account_id, amount, created)"
+                        " SELECT id, ?, ? FROM taken RETURNING id",
+                        (wanted[0], account_id, wanted[0], wanted[0], time.time())).fetchone()
+                    if found:
+                        return Hold(int(found[0]), account_id, wanted[0], wanted[1])
+            lock = " FOR UPDATE" if self.dialect is POSTGRES else ""
             with self._transaction():
                 found = self._execute(f"SELECT balance FROM accounts WHERE id = ?{lock}", (account_id,)).fetchone()
                 wanted = plan(float(found[0])) if found else None
@@ -354,10 +364,8 @@ class Ledger:
                 )
                 refund = 0.0
                 if hold is not None:
-                    held = self._execute("SELECT amount FROM holds WHERE id = ?", (hold.id,)).fetchone()
-                    if held is not None:
-                        self._execute("DELETE FROM holds WHERE id = ?", (hold.id,))
-                        refund = float(held[0])
+                    held = self._execute("DELETE FROM holds WHERE id = ? RETURNING amount", (hold.id,)).fetchone()
+                    refund = float(held[0]) if held is not None else 0.0
                 change = refund - (row.cost_usd or 0.0)
                 if row.account_id is not None and change:
                     self._execute("UPDATE accounts SET balance = balance + ? WHERE id = ?",

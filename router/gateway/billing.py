@@ -132,6 +132,19 @@ def _strings(value: Any, depth: int = 0) -> int:
     return 0
 
 
+def reply_usage(api: ApiKind, payload: dict[str, Any], usage: tuple[int, int] | None,
+                estimated_input: int) -> tuple[int, int]:
+    """(tokens in, tokens out) to bill for a complete (non-streamed) reply: the provider's
+    usage, else the input estimate and the reply's generated characters / 4."""
+    if usage is not None and any(usage):
+        return usage
+    if api is ApiKind.CHAT:
+        generated = sum(_strings(c.get("message")) for c in payload.get("choices") or () if isinstance(c, dict))
+    else:
+        generated = _strings(payload.get("output" if api is ApiKind.RESPONSES else "content"))
+    return estimated_input, (generated + 3) // 4
+
+
 def delivered_chars(api: ApiKind, event: dict[str, Any]) -> int:
     """Characters of generated output (text, reasoning, tool-call arguments) in one
     streamed event, for billing a stream that ends before its usage arrives."""

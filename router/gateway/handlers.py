@@ -173,11 +173,7 @@ class Gateway:
                     "models reached; retry later or use an API key",
                     code="rate_limit_exceeded", status=429), {"retry-after": str(max(1, round(wait)))})
         allowed = [catalog[m] for m in decision.chain if m in catalog]
-        unpriced = [m.id for m in allowed if not m.free and (m.pricing.input is None or m.pricing.output is None)]
-        if unpriced:  # check-config refuses such catalogs; a hand-edited one must still not serve unbilled
-            log.error("paid models without a price are skipped: %s", ", ".join(unpriced))
-            allowed = [m for m in allowed if m.id not in unpriced]
-        paid = [m for m in allowed if not m.free]
+        paid = [m for m in allowed if not m.free]  # every one has a price: the catalog refuses others
         if paid and caller.account_id is not None:
             trace.hold = await self.hold(api, body, paid, caller.account_id)
         if paid and trace.hold is None:
@@ -295,7 +291,8 @@ class Gateway:
             return self.stream_reply(api, served, trace, headers)
         payload = to_dict(served.result)
         payload["model"] = served.model.id
-        usage = wire.usage_tokens(api, payload.get("usage"))
+        reported = wire.usage_tokens(api, payload["usage"]) if payload.get("usage") else None
+        usage = billing.reply_usage(api, payload, reported, trace.estimated_input)
         await self.record(trace, 200, served.model, served.tried, usage)
         return Response(wire.dumps(payload), media_type="application/json", headers=headers)
 
