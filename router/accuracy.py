@@ -53,18 +53,22 @@ class ModelEntry(Strict):
 
 class AccuracyTable(Strict):
     """One table. `cells` lists the label set in order; `bound` says how `lower` was
-    computed; `provenance` records sources, versions and the command that built it."""
+    computed; `provenance` records sources, versions and the command that built it.
+    `difficulty` (optional) places each cell on the success model's ability scale, in
+    logits: the ability that succeeds half the time on it."""
 
     version: Literal[1] = 1
     bound: str
     cells: tuple[str, ...] = Field(min_length=1)
     provenance: dict[str, Any] = {}
     models: dict[str, ModelEntry] = Field(min_length=1)
+    difficulty: dict[str, float] = {}
 
     _index: dict[str, int] = PrivateAttr(default_factory=dict)
     _rows: dict[str, int] = PrivateAttr(default_factory=dict)
     _matrix: np.ndarray = PrivateAttr(default_factory=lambda: np.empty((0, 0)))
     _grid: tuple[tuple[str, ...], tuple[str, ...], np.ndarray] | None = PrivateAttr(default=None)
+    _difficulty: np.ndarray | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
         index = {c: i for i, c in enumerate(self.cells)}
@@ -77,6 +81,8 @@ class AccuracyTable(Strict):
         self._index, self._matrix = index, matrix
         self._rows = {m: i for i, m in enumerate(self.models)}
         self._grid = _grid_of(self.cells)
+        if self.difficulty and all(c in self.difficulty for c in self.cells):
+            self._difficulty = np.array([self.difficulty[c] for c in self.cells], dtype=np.float64)
 
     def unknown_cells(self) -> list[str]:
         """`model: cell` for every cell a model lists that is not in `cells`."""
@@ -113,6 +119,11 @@ class AccuracyTable(Strict):
         """`expected_accuracy` for several models in one matrix product."""
         rows = self._rows
         return (self._matrix[[rows[m] for m in model_ids]] @ probs).tolist()
+
+    def expected_difficulty(self, probs: np.ndarray) -> float | None:
+        """The request's place on the ability scale: cell difficulties weighted by `probs`;
+        None when the table places no cells."""
+        return None if self._difficulty is None else float(self._difficulty @ probs)
 
     def overall(self, model_id: str) -> float:
         return self.models[model_id].overall.lower
@@ -156,6 +167,8 @@ def load_accuracy_table(path: Path) -> AccuracyTable:
         raise ConfigError([f"{path.name}: line {exc.lineno}: invalid JSON: {exc.msg}"]) from exc
     table = validate(AccuracyTable, raw, path.name)
     problems = [f"{path.name}: models.{u}: cell not listed in 'cells'" for u in table.unknown_cells()]
+    problems += [f"{path.name}: difficulty.{c}: cell not listed in 'cells'" for c in table.difficulty
+                 if c not in table.cells]
     if problems:
         raise ConfigError(problems)
     return table

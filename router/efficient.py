@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-BarKind = Literal["absolute", "relative"]
+BarKind = Literal["absolute", "relative", "margin"]
 Selection = Literal["cost_per_accuracy", "best_accuracy"]
 
 
@@ -34,9 +34,13 @@ class Choice:
 
 
 def threshold(scored: Sequence[Scored], kind: BarKind, value: float) -> float:
-    """`absolute`: the bar itself; `relative`: that fraction of the best expected accuracy."""
+    """`absolute`: the bar itself; `relative`: that fraction of the best expected accuracy;
+    `margin`: the best expected accuracy less `value` (a fixed gap in success probability,
+    which under the success model is small on easy work and opens on hard work)."""
     if kind == "absolute":
         return value
+    if kind == "margin":
+        return max(s.accuracy for s in scored) - value
     return value * max(s.accuracy for s in scored)
 
 

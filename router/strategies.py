@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from router.catalog import Model
 from router.config import RouterConfig
 from router.contract import RoutingRequest
 from router.efficient import Scored, describe, select
@@ -106,37 +107,63 @@ def _field(prediction: Any, name: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Scoring:
-    """Every usable candidate's expected accuracy and cost for one request."""
+    """Every usable candidate's expected accuracy and cost for one request; `difficulty`
+    is the request's place on the success model's ability scale (None without one)."""
 
     scored: tuple[Scored, ...]
     prompt_tokens: int
     output_tokens: int
     classified: bool
+    difficulty: float | None = None
+    cached_tokens: int = 0  # prompt tokens billed at the cached price for the previous model
+
+
+def call_cost(model: Model, prompt_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float | None:
+    """US dollars for one call: `cached_tokens` of the prompt at the catalog's cached-input
+    price (the input price where it lists none), the rest at the input price, plus output.
+    None when a needed price is unknown; 0 for a free model."""
+    if model.free:
+        return 0.0
+    price = model.pricing
+    if price.input is None or price.output is None:
+        return None
+    cached = min(max(cached_tokens, 0), prompt_tokens)
+    cache_price = price.cache_read if price.cache_read is not None else price.input
+    return ((prompt_tokens - cached) * price.input + cached * cache_price + output_tokens * price.output) / 1e6
 
 
 def score_candidates(
-    tier: EfficientTier, config: RouterConfig, candidates: Sequence[str], prediction: Any, prompt_tokens: int | None
+    tier: EfficientTier, config: RouterConfig, candidates: Sequence[str], prediction: Any, prompt_tokens: int | None,
+    previous: str | None = None,
 ) -> Scoring:
     """Expected accuracy = the table's conservative accuracy weighted by the prediction's
     cell probabilities (each model's overall figure when there is no prediction); cost =
-    catalog prices x (prompt tokens + output tokens expected for the predicted difficulty).
+    catalog prices x (prompt tokens + output tokens expected for the predicted difficulty),
+    with `tier.cached_prompt_share` of the prompt at the cached price for `previous` (the
+    session's model so far: its provider still holds the prompt's prefix).
     Shared by the strategy and by `autotier calibrate`."""
     table = config.accuracy[tier.table]
     route_probs: dict[str, float] = (_field(prediction, "route_probs") or {}) if prediction is not None else {}
     weights: dict[str, float] = (_field(prediction, "difficulty_probs") or {}) if prediction is not None else {}
     classified = bool(route_probs and weights)
+    difficulty = None
     if classified:
         probs = table.joint_vector(route_probs, weights)
         accuracy = dict(zip(candidates, table.expected_accuracies(candidates, probs), strict=True))
+        difficulty = table.expected_difficulty(probs)
     else:
         accuracy = {m: table.overall(m) for m in candidates}
         weights = {}
     middle = sorted(tier.output_tokens.values())[len(tier.output_tokens) // 2]
     out_tokens = round(sum(p * tier.output_tokens.get(d, middle) for d, p in weights.items()) or middle)
     in_tokens = prompt_tokens or tier.default_prompt_tokens
+    cached = round(in_tokens * tier.cached_prompt_share) if previous else 0
     catalog = config.catalog
-    scored = tuple(Scored(m, accuracy[m], catalog[m].cost_usd(in_tokens, out_tokens) or 0.0) for m in candidates)
-    return Scoring(scored, in_tokens, out_tokens, classified)
+    scored = tuple(
+        Scored(m, accuracy[m], call_cost(catalog[m], in_tokens, out_tokens, cached if m == previous else 0) or 0.0)
+        for m in candidates
+    )
+    return Scoring(scored, in_tokens, out_tokens, classified, difficulty, cached)
 
 
 class EfficientStrategy:
@@ -148,11 +175,17 @@ class EfficientStrategy:
     ) -> Proposal:
         usable = filter_candidates(name, tier.candidates, request, state, trace)
         prediction = request.classification
-        scoring = score_candidates(tier, state.config, usable, prediction, request.estimated_prompt_tokens)
+        scoring = score_candidates(
+            tier, state.config, usable, prediction, request.estimated_prompt_tokens, request.previous_model
+        )
         if scoring.classified:
+            placed = "" if scoring.difficulty is None else (
+                f", {scoring.difficulty:+.2f} on the success scale (the ability that succeeds half the time)"
+            )
             trace.append(
                 f"{name}: classified as {_field(prediction, 'route_key')} "
                 f"(p={_field(prediction, 'confidence') or 0:.2f}), difficulty {_field(prediction, 'difficulty')}"
+                + placed
             )
         else:
             trace.append(f"{name}: no classification for this request: each model's overall accuracy")
@@ -160,14 +193,20 @@ class EfficientStrategy:
         choice = select(
             scoring.scored, bar.kind, bar.value, tier.selection, request.previous_model, tier.switch_cost_factor
         )
+        cache = (
+            f", {scoring.cached_tokens} prompt tokens at the cached price for {request.previous_model}"
+            if scoring.cached_tokens else ""
+        )
         trace.append(
             f"{name}: {tier.selection}, {bar.kind} bar {bar.value:g}, "
-            f"~{scoring.prompt_tokens}+{scoring.output_tokens} tokens -> {describe(choice)}"
+            f"~{scoring.prompt_tokens}+{scoring.output_tokens} tokens{cache} -> {describe(choice)}"
         )
         details = {
             "classification": {k: _field(prediction, k) for k in ("route_key", "difficulty", "confidence")}
             if scoring.classified else None,
-            "estimated_tokens": {"prompt": scoring.prompt_tokens, "output": scoring.output_tokens},
+            "difficulty_scale": None if scoring.difficulty is None else round(scoring.difficulty, 3),
+            "estimated_tokens": {"prompt": scoring.prompt_tokens, "output": scoring.output_tokens,
+                                 "cached_prompt": scoring.cached_tokens},
             "threshold": round(choice.threshold, 4),
             "candidates": [
                 {"model": s.model, "expected_accuracy": round(s.accuracy, 4), "cost_usd": round(s.cost, 6),

@@ -79,9 +79,10 @@ class StickyTier(Strict):
 
 
 class QualityBar(Strict):
-    """`absolute`: expected accuracy >= value; `relative`: >= value x best candidate's."""
+    """`absolute`: expected accuracy >= value; `relative`: >= value x best candidate's;
+    `margin`: >= best candidate's - value."""
 
-    kind: Literal["absolute", "relative"] = "relative"
+    kind: Literal["absolute", "relative", "margin"] = "relative"
     value: float = Field(default=0.95, gt=0, le=1)
 
 
@@ -90,7 +91,9 @@ class EfficientTier(Strict):
 
     `table` is the accuracy table's path relative to the data folder. Cost per request is
     estimated from catalog prices: the prompt's estimated tokens (`default_prompt_tokens`
-    when unknown) plus `output_tokens` expected for the predicted difficulty. The envelope
+    when unknown) plus `output_tokens` expected for the predicted difficulty. When the
+    session stays on the model that served its previous turn, `cached_prompt_share` of the
+    prompt is billed at the catalog's cached-input price (where it lists one). The envelope
     flags (`free_only`, `open_weight_only`) limit the candidates like any tier's.
     """
 
@@ -105,6 +108,7 @@ class EfficientTier(Strict):
         default_factory=lambda: {"low": 500, "medium": 1500, "high": 4000}, min_length=1
     )
     default_prompt_tokens: int = Field(default=2000, gt=0)
+    cached_prompt_share: float = Field(default=0.0, ge=0, le=1)
     params: TierParams = TierParams()
     free_only: bool = False
     open_weight_only: bool = False

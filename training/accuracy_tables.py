@@ -170,38 +170,43 @@ def build_sources(root: Path, labels: Path) -> dict[str, tuple[AccuracyTable, An
 
 def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: Path, map_path: Path,
                     labels: Path) -> AccuracyTable:
-    """The production table from SWE-bench outcomes (`swe`), the model map and the boards."""
+    """The production table from the success model (`training.success_model`) over the
+    public outcome sets, the model map and the boards; `swe` is the SWE-bench `Outcomes`
+    (its exclusions and notes go into the provenance)."""
     from classifier.taxonomy import load_taxonomy
     from router.catalog import load_catalog
-    from training.outcomes import AIDER_POLYGLOT, SOURCE_INFO, WILDBENCH
+    from training.boards import AIDER_POLYGLOT, WILDBENCH
+    from training.outcomes import SOURCE_INFO
     from training.production_table import build_production, load_model_map
 
     catalog_ids = [m.id for m in load_catalog(catalog_path)]
     mapping = load_model_map(map_path, catalog_ids)
     taxonomy = load_taxonomy(taxonomy_path)
     levels = taxonomy.difficulty_names
-    # catalog.yaml is not hashed: it only decides which ids get an entry (checked by the tests), and a
-    # price edit must not make the table stale.
-    files = [*swe.files, root / AIDER_POLYGLOT, root / WILDBENCH, map_path, taxonomy_path]
+    used = ("swebench", "livecodebench", "debugbench", "routerbench", "aider", "wildbench")
     provenance = {
         "command": COMMAND,
-        "files": [_file_entry(p, root) for p in dict.fromkeys(files)],
-        "upstream": {k: SOURCE_INFO[k]["upstream"] for k in ("swebench", "aider", "wildbench")},
-        "licence": {k: SOURCE_INFO[k]["licence"] for k in ("swebench", "aider", "wildbench")},
+        "upstream": {k: SOURCE_INFO[k]["upstream"] for k in used},
+        "licence": {k: SOURCE_INFO[k]["licence"] for k in used},
         "use": "research and evaluation: built from SWE-bench site data (CC BY-NC 4.0)",
         "swebench_models": swe.models,
         "exclusions": swe.exclusions,
         "notes": [*swe.notes, wildbench_note(root)],
     }
-    return build_production(swe, mapping, taxonomy.route_keys, levels, root, catalog_ids=catalog_ids,
-                            provenance=provenance)
+    table, gathered = build_production(root, labels, mapping, taxonomy.route_keys, levels,
+                                       catalog_ids=catalog_ids, provenance=provenance)
+    # catalog.yaml is not hashed: it only decides which ids get an entry (checked by the tests), and a
+    # price edit must not make the table stale.
+    files = [*gathered.files, root / AIDER_POLYGLOT, root / WILDBENCH, map_path, taxonomy_path]
+    table.provenance["files"] = [_file_entry(p, root) for p in dict.fromkeys(files)]
+    return table
 
 
 def wildbench_note(root: Path) -> str:
     """Why WildBench task categories do not adjust cells (the figures it rests on)."""
     import numpy as np
 
-    from training.outcomes import wildbench_scores
+    from training.boards import wildbench_scores
 
     scores = wildbench_scores(root, ("Coding & Debugging", "Planning & Reasoning"))
     arr = np.array(list(scores.values()))

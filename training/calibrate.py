@@ -82,9 +82,16 @@ def calibrate(
 ) -> float:
     if (strong_share is None) == (quality_share is None):
         raise ValueError("give exactly one of strong_share and quality_share")
+    # A margin bar is lax where the others are strict (a larger gap admits more): bisect on 1 - margin.
+    def value(b: float) -> float:
+        return 1.0 - b if kind == "margin" else b
+
     if strong_share is not None:
-        return bisect_bar(lambda b: evaluate(scorings, tier, strong, kind, b).strong_share, strong_share)
-    return bisect_bar(lambda b: evaluate(scorings, tier, strong, kind, b).quality_share, quality_share)  # type: ignore[arg-type]
+        found = bisect_bar(lambda b: evaluate(scorings, tier, strong, kind, value(b)).strong_share, strong_share)
+    else:
+        found = bisect_bar(lambda b: evaluate(scorings, tier, strong, kind, value(b)).quality_share,
+                           quality_share)  # type: ignore[arg-type]
+    return value(found)
 
 
 def request_tokens(row: dict[str, Any]) -> int:
@@ -127,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--strong-share", type=float, help="share of requests for the strongest model (0-1)")
     target.add_argument("--quality-share", type=float, help="share of the strongest model's quality to keep (0-1)")
     p.add_argument("--tier", default="efficient")
-    p.add_argument("--kind", choices=["relative", "absolute"], default="relative")
+    p.add_argument("--kind", choices=["relative", "absolute", "margin"], default="relative")
     p.add_argument("--holdout", type=float, default=0.3, help="share of the sample held out to check the bar")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", type=Path, default=None)

@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from router.accuracy import cell_key
 from training.sources import REPO_ROOT, SourceError
 
@@ -35,6 +33,11 @@ SOURCE_INFO: dict[str, dict[str, str]] = {
     "debugbench": {
         "upstream": "thunlp/DebugBench@2761bab9 evalution_result/{gpt-4,gpt-35-turbo}/debug",
         "licence": "Apache-2.0",
+    },
+    "livecodebench": {
+        "upstream": "LiveCodeBench/livecodebench.github.io src/mocks/performances_generation.json @83b6481b "
+        "(2025-04-22) and @33505c07 (2025-01-15)",
+        "licence": "CC BY-SA 4.0 (site)",
     },
     "routerbench": {
         "upstream": "shuhao02/RouterDC@0e63989c datasets/routerbench_zs/*.csv",
@@ -205,30 +208,66 @@ def swebench_difficulty_records(out: Outcomes) -> list[tuple[str, str, float]]:
 
 # --- DebugBench -----------------------------------------------------------------------
 
-def load_debugbench(root: Path) -> Outcomes:
-    """`test_result_bool` in the debug setting; cells debugging/bug_fixing|<level> with
-    DebugBench's easy/medium/hard read as low/medium/high. Exact repeats (same file,
-    slug and buggy code) count once."""
-    out = Outcomes("debugbench", [], [], [])
+def read_debugbench(root: Path) -> tuple[list[dict[str, Any]], list[Path], int]:
+    """DebugBench debug-setting rows of GPT-4 and GPT-3.5: `model`, `item` (file stem and
+    slug, plus the buggy code's position among that slug's distinct versions), `level`
+    (low/medium/high from easy/medium/hard), `outcome`. Exact repeats (same file, slug
+    and buggy code) count once; returns (rows, files read, repeats dropped)."""
+    rows: list[dict[str, Any]] = []
+    files_read: list[Path] = []
     dupes = 0
     for model in ("gpt-4", "gpt-35-turbo"):
         files = sorted(Path(p) for p in glob.glob(str(raw_file(root / "debugbench" / model / "debug") / "*.json")))
-        out.files += files
-        seen: set[tuple[str, str, str]] = set()
+        files_read += files
+        seen: dict[tuple[str, str, str], None] = {}
+        versions: dict[tuple[str, str], dict[str, int]] = {}
         for path in files:
             for d in json.loads(path.read_text(encoding="utf-8")):
                 key = (path.stem, d["slug"], d["buggy_code"])
                 if key in seen:
                     dupes += 1
                     continue
-                seen.add(key)
-                cell = cell_key("debugging/bug_fixing", DEBUGBENCH_LEVELS[d["level"]])
-                out.records.append((model, cell, _truth(d["test_result_bool"])))
+                seen[key] = None
+                seen_codes = versions.setdefault((path.stem, d["slug"]), {})
+                version = seen_codes.setdefault(d["buggy_code"], len(seen_codes))
+                rows.append({"model": model, "item": f"{path.stem}:{d['slug']}:{version}",
+                             "level": DEBUGBENCH_LEVELS[d["level"]], "outcome": _truth(d["test_result_bool"])})
+    return rows, files_read, dupes
+
+
+def load_debugbench(root: Path) -> Outcomes:
+    """`test_result_bool` in the debug setting; cells debugging/bug_fixing|<level> with
+    DebugBench's easy/medium/hard read as low/medium/high. Exact repeats (same file,
+    slug and buggy code) count once."""
+    rows, files, dupes = read_debugbench(root)
+    out = Outcomes("debugbench", [], [], files)
+    out.records = [(r["model"], cell_key("debugging/bug_fixing", r["level"]), r["outcome"]) for r in rows]
     out.cells = [cell_key("debugging/bug_fixing", lv) for lv in ("low", "medium", "high")]
     out.counts = {"records": len(out.records), "files": len(out.files)}
     out.exclusions.append(f"{dupes} exact repeats (same file, slug and buggy code; both models together) counted once")
     out.notes.append("cells: DebugBench level easy/medium/hard -> low/medium/high; setting: debug")
     return out
+
+
+# --- LiveCodeBench --------------------------------------------------------------------
+
+LIVECODEBENCH_FILES = ("performances_generation_2025-04-22.json", "performances_generation_2025-01-15.json")
+
+
+def read_livecodebench(root: Path) -> tuple[list[dict[str, Any]], list[Path]]:
+    """LiveCodeBench code-generation rows (`question_id`, `model`, `difficulty`
+    easy/medium/hard, `pass@1` 0-100, `platform`, `date`), newest snapshot first: a
+    (model, question) pair in both snapshots is taken from the newer one."""
+    rows: list[dict[str, Any]] = []
+    seen: set[tuple[str, str]] = set()
+    files = [raw_file(root / "livecodebench" / name) for name in LIVECODEBENCH_FILES]
+    for path in files:
+        for r in json.loads(path.read_text(encoding="utf-8"))["performances"]:
+            key = (r["model"], r["question_id"])
+            if key not in seen:
+                seen.add(key)
+                rows.append(r)
+    return rows, files
 
 
 # --- RouterBench subset ---------------------------------------------------------------
@@ -380,31 +419,4 @@ def load_routellm(root: Path) -> Outcomes:
                        for what, n in sorted(dropped.items()) if n]
     out.notes.append("MT-Bench: GPT-4 judge score 1-10 scaled to (score - 1) / 9 and counted as a fractional "
                      "success (not thresholded); one record per judged turn (2 per question)")
-    return out
-
-
-# --- aggregate boards (priors only) ---------------------------------------------------
-
-AIDER_POLYGLOT = "aider/polyglot_leaderboard.yml"
-
-
-def aider_polyglot(root: Path) -> dict[str, float]:
-    """Aider polyglot `model` -> pass_rate_2 as a fraction; a name listed twice is left out
-    (ambiguous)."""
-    rows = yaml.safe_load(raw_file(root / AIDER_POLYGLOT).read_text(encoding="utf-8"))
-    names = Counter(r["model"] for r in rows)
-    return {r["model"]: float(r["pass_rate_2"]) / 100 for r in rows if names[r["model"]] == 1}
-
-
-WILDBENCH = "wildbench/all_stat_wildbench.-1.json"
-
-
-def wildbench_scores(root: Path, categories: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
-    """WildBench model -> its WB scores for `categories` (models missing one are left out)."""
-    data = json.loads(raw_file(root / WILDBENCH).read_text(encoding="utf-8"))
-    out = {}
-    for model, stats in data.items():
-        vals = [stats.get(f"WB_score.{c}") for c in categories]
-        if all(isinstance(v, (int, float)) for v in vals):
-            out[model] = tuple(float(v) for v in vals)  # type: ignore[arg-type]
     return out

@@ -1,18 +1,16 @@
-"""The production accuracy table: every catalog model x every route key|difficulty cell.
+"""The production accuracy table: every catalog model x every route key|difficulty cell,
+computed from the success model (`training.success_model`, `training.irt`).
 
 How each catalog model is known comes from the hand-written `data/accuracy/model_map.yaml`
-(`measured`, `proxy` or `prior`, see that file). Measured and proxy models take their
-SWE-bench bash-only cells as `build_table` computes them; a cell SWE-bench never
-observed borrows the model's own SWE-bench rate at that difficulty (marked shrunk).
-Prior models have no per-item evidence: their overall rate comes from an aggregate board
-or a stated assumption, and every cell is that rate moved by the difficulty offsets the
-measured models show, with bounds as wide as the prior's weight.
+(`measured`, `proxy` or `prior`, see that file): its ability on the common scale is its
+own fitted ability, a named stand-in's with extra spread, or the ability that reproduces a
+prior rate on SWE-bench. A cell's figure is the mean success of that ability over the
+cell's item pool; `lower` is the same at the ability's one-sided 95% lower end.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -23,10 +21,27 @@ from pydantic import Field, model_validator
 from router.accuracy import AccuracyTable, Cell, ModelEntry, cell_key
 from router.datafile import Strict, read_yaml, validate
 from router.errors import ConfigError
-from training.accuracy_tables import BOUND_TEXT, build_table, wilson_lower
-from training.outcomes import Outcomes, aider_polyglot, swebench_board, swebench_difficulty_records
+from training import irt
+from training.boards import aider_polyglot
+from training.outcomes import swebench_board
+from training.success_model import (
+    CELL_PRIOR_ITEMS,
+    REFERENCE,
+    Gathered,
+    Z,
+    apply_links,
+    connected,
+    evidence,
+    gather,
+    pools,
+)
 
 MAP_FILE = "model_map.yaml"
+BOUND_TEXT = (
+    "success model: accuracy = mean P(success) of the model's ability over the cell's item pool (Rasch model "
+    "fitted on SWE-bench bash-only, LiveCodeBench, DebugBench and RouterBench MBPP, linked by shared models); "
+    "lower = the same at ability - 1.645 sd (fit, stand-in and transfer spread); n = the cell's own items"
+)
 MIN_PRIOR_WEIGHT, MAX_PRIOR_WEIGHT = 5.0, 100.0  # clip for a calibrated board prior's pseudo-observations
 
 
@@ -47,19 +62,29 @@ class PriorSpec(Strict):
 
 
 class MapEntry(Strict):
+    """How one catalog model is known. `swebench` / `livecodebench` name its node (the
+    model itself when measured, a stand-in when proxy) on that source; `proxy_sd` is the
+    extra spread (logits) a stand-in adds."""
+
     evidence: Literal["measured", "proxy", "prior"]
     swebench: str | None = None
+    livecodebench: str | None = None
+    proxy_sd: float | None = Field(default=None, gt=0)
     prior: PriorSpec | None = None
     rationale: str = Field(min_length=1)
 
     @model_validator(mode="after")
     def _shape(self) -> MapEntry:
         if self.evidence in ("measured", "proxy"):
-            if not self.swebench or self.prior is not None:
-                raise ValueError(f"{self.evidence} needs `swebench` (the bash-only row name) and no `prior`")
-        elif self.prior is None or self.swebench is not None:
-            raise ValueError("prior needs `prior` and no `swebench`")
+            if not (self.swebench or self.livecodebench) or self.prior is not None:
+                raise ValueError(f"{self.evidence} needs `swebench` or `livecodebench` (the row name) and no `prior`")
+        elif self.prior is None or self.swebench is not None or self.livecodebench is not None:
+            raise ValueError("prior needs `prior` and no `swebench`/`livecodebench`")
         return self
+
+    def names(self) -> dict[str, str]:
+        """source -> row name, SWE-bench first."""
+        return {s: n for s, n in (("swebench", self.swebench), ("livecodebench", self.livecodebench)) if n}
 
 
 class CalibrationPair(Strict):
@@ -67,9 +92,28 @@ class CalibrationPair(Strict):
     swebench: str
 
 
+class Link(Strict):
+    """Rows of different sources that are one model (`same`, one ability) or a close
+    stand-in (`stand_in`: abilities tied with `sd` logits)."""
+
+    kind: Literal["same", "stand_in"]
+    members: dict[Literal["swebench", "livecodebench", "debugbench", "routerbench"], str] = Field(min_length=2)
+    sd: float | None = Field(default=None, gt=0)
+    rationale: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sd(self) -> Link:
+        if (self.kind == "stand_in") != (self.sd is not None):
+            raise ValueError("a stand_in link needs `sd`; a same link has none")
+        return self
+
+
 class ModelMap(Strict):
     version: Literal[1] = 1
+    proxy_sd: float = Field(default=0.25, gt=0)  # default extra spread of a stand-in, logits
+    transfer_sd: float = Field(default=0.5, gt=0)  # spread when an ability carries to a source it was not seen on
     calibration: list[CalibrationPair] = []
+    links: list[Link] = []
     models: dict[str, MapEntry] = Field(min_length=1)
 
 
@@ -87,12 +131,17 @@ def load_model_map(path: Path, catalog_ids: Iterable[str] | None = None) -> Mode
 
 
 def check_names(mapping: ModelMap, per_instance: Iterable[str], listed: dict[str, float],
-                aider: dict[str, float], excluded: Sequence[str] = (), filename: str = MAP_FILE) -> None:
+                aider: dict[str, float], excluded: Sequence[str] = (), filename: str = MAP_FILE,
+                livecodebench: Iterable[str] | None = None) -> None:
     """Every name the map uses must exist on its board (per-instance names among the
     usable lists); raises ConfigError listing each that does not."""
     usable = set(per_instance)
+    lcb = set(livecodebench) if livecodebench is not None else None
     problems = []
     for model, e in mapping.models.items():
+        if lcb is not None and e.livecodebench is not None and e.livecodebench not in lcb:
+            problems.append(
+                f"{filename}: models.{model}.livecodebench: {e.livecodebench!r} is not a LiveCodeBench model")
         if e.swebench is not None and e.swebench not in usable:
             why = "its per-instance list was excluded" if e.swebench in excluded else "no usable per-instance list"
             problems.append(f"{filename}: models.{model}.swebench: {e.swebench!r}: {why} on SWE-bench bash-only")
@@ -130,112 +179,123 @@ def fit_calibration(pairs: Sequence[tuple[float, float]]) -> dict[str, float]:
     return {"a": float(a), "b": float(b), "residual_sd_logit": sd, "r": r, "pairs": len(pairs)}
 
 
-def _empirical_logit(cell: Cell) -> float:
-    k = (cell.accuracy or 0.0) * cell.n
-    return math.log((k + 0.5) / (cell.n - k + 0.5))
 
 
-def difficulty_offsets(marginals: AccuracyTable, models: Iterable[str], levels: Sequence[str]) -> dict[str, float]:
-    """Median over `models` of logit(rate at a difficulty) - logit(overall rate), with
-    the +0.5 empirical-logit correction so a 0-of-45 cell does not dominate."""
-    out = {}
-    for d in levels:
-        diffs = [_empirical_logit(marginals.models[m].cells[d]) - _empirical_logit(marginals.models[m].overall)
-                 for m in models if d in marginals.models[m].cells]
-        out[d] = float(np.median(diffs)) if diffs else 0.0
-    return out
+Ability = tuple[float, float]  # (ability on the common scale, its sd), logits
+
+
+def catalog_abilities(e: MapEntry, mapping: ModelMap, g: Gathered, fit: irt.Fit, swe_b: np.ndarray,
+                      aider: dict[str, float], cal: dict[str, float]) -> tuple[list[Ability], str]:
+    """A catalog model's ability on every source (in `g.sources` order) and a sentence on
+    how it is known. A source the model (or its stand-in) was not seen on gets the
+    precision-weighted mean of the sources it was, with `transfer_sd` more spread."""
+    own: dict[str, Ability] = {}
+    if e.prior is None:
+        extra = (e.proxy_sd or mapping.proxy_sd) if e.evidence == "proxy" else 0.0
+        for src, name in e.names().items():
+            k = g.nodes[f"{src}:{name}"]
+            own[src] = (float(fit.theta[k]), math.hypot(float(fit.theta_se[k]), extra))
+        basis = "; ".join(f"{s} {n!r} ({own[s][0]:+.2f} +/- {own[s][1]:.2f})" for s, n in e.names().items())
+        basis = f"{e.evidence} via {basis}" + (f", stand-in spread {extra:g}" if extra else "")
+    else:
+        p = e.prior
+        if p.board == "swebench_listed":
+            k = g.nodes[f"swebench:{p.name}"]
+            own["swebench"] = (float(fit.theta[k]), float(fit.theta_se[k]))
+            basis = f"SWE-bench bash-only listed rate of {p.name!r} (aggregate, fitted as {own['swebench'][0]:+.2f})"
+        else:
+            if p.board == "aider_polyglot":
+                assert p.name is not None
+                rate = _sigmoid(cal["a"] + cal["b"] * _logit(aider[p.name]))
+                var = rate * (1 - rate) * cal["residual_sd_logit"] ** 2
+                weight = min(max(1 / var if var > 0 else MAX_PRIOR_WEIGHT, MIN_PRIOR_WEIGHT), MAX_PRIOR_WEIGHT)
+                basis = (f"Aider polyglot {p.name!r} {100 * aider[p.name]:.1f}% mapped to SWE-bench bash-only "
+                         f"{100 * rate:.1f}% (logit calibration in provenance), worth {weight:.0f} observations")
+            else:
+                assert p.rate is not None and p.weight is not None
+                rate, weight = p.rate, p.weight
+                basis = f"stated assumption: SWE-bench rate {rate:.2f} worth {weight:g} observations"
+            theta = irt.ability_for_rate(rate, swe_b, 1.0)
+            pk = irt.success(theta, swe_b, 1.0)
+            own["swebench"] = (theta, float(1 / math.sqrt(weight * float(np.mean(pk * (1 - pk))) + 1e-9)))
+    prec = {s: 1 / sd**2 for s, (_, sd) in own.items()}
+    general = sum(own[s][0] * w for s, w in prec.items()) / sum(prec.values())
+    general_sd = math.hypot(1 / math.sqrt(sum(prec.values())), mapping.transfer_sd)
+    return [own.get(s, (general, general_sd)) for s in g.sources], basis
 
 
 def build_production(
-    swe: Outcomes,
+    root: Path,
+    labels: Path,
     mapping: ModelMap,
     route_keys: Sequence[str],
     levels: Sequence[str],
-    root: Path,
     *,
     catalog_ids: Sequence[str],
     provenance: dict[str, Any],
-) -> AccuracyTable:
-    """The production table for `catalog_ids` (in catalog order)."""
-    cells = [cell_key(rk, d) for rk in route_keys for d in levels]
+) -> tuple[AccuracyTable, Gathered]:
+    """The production table for `catalog_ids` (in catalog order) from the success model."""
+    g = gather(root, labels)
     listed = {r["name"]: float(r["resolved"]) / 100 for r in swebench_board(root)}
     aider = aider_polyglot(root)
-    excluded = [e.split(":", 1)[0] for e in swe.exclusions]
-    check_names(mapping, swe.models, listed, aider, excluded)
-
-    by_cell = build_table(swe.records, cells)
-    marginals = build_table(swebench_difficulty_records(swe), levels)
-    offsets = difficulty_offsets(marginals, swe.models, levels)
-    fit = fit_calibration([(aider[p.aider], listed[p.swebench]) for p in mapping.calibration])
-    level_counts = Counter(c.rsplit("|", 1)[1] for m, c, _ in swe.records if m == next(iter(swe.models)))
-    level_share = {d: level_counts[d] / sum(level_counts.values()) for d in levels}
+    swe_models = [k.split(":", 1)[1] for k in g.nodes if k.startswith("swebench:")]
+    lcb_models = [k.split(":", 1)[1] for k in g.nodes if k.startswith("livecodebench:")]
+    check_names(mapping, swe_models, listed, aider, livecodebench=lcb_models)
+    try:
+        link_text = apply_links(g, list(mapping.links))
+    except ValueError as exc:
+        raise ConfigError([f"{MAP_FILE}: {exc}"]) from exc
+    reach = connected(g)
+    fit = irt.fit(evidence(g), reference_source=g.sources.index(REFERENCE))
+    pool = pools(g, fit)
+    swe_b = fit.b[np.array(g.item_source) == g.sources.index(REFERENCE)]
+    cal = fit_calibration([(aider[p.aider], listed[p.swebench]) for p in mapping.calibration])
+    cells = [cell_key(rk, d) for rk in route_keys for d in levels]
 
     models: dict[str, ModelEntry] = {}
     for model_id in catalog_ids:
         e = mapping.models[model_id]
-        if e.swebench is not None:
-            models[model_id] = _from_swebench(e, by_cell.models[e.swebench], marginals.models[e.swebench], cells)
-        else:
-            assert e.prior is not None
-            models[model_id] = _from_prior(e, e.prior, listed, aider, fit, offsets, level_share, cells, levels)
+        abilities, basis = catalog_abilities(e, mapping, g, fit, swe_b, aider, cal)
+        point = [a for a, _ in abilities]
+        low = [a - Z * sd for a, sd in abilities]
+        out_cells = {}
+        for c in cells:
+            acc, n = pool.success(point, c)
+            out_cells[c] = Cell(accuracy=acc, n=n, lower=pool.success(low, c)[0], shrunk=n < CELL_PRIOR_ITEMS)
+        overall_acc = float(np.mean([v.accuracy for v in out_cells.values()]))
+        overall_low = float(np.mean([v.lower for v in out_cells.values()]))
+        n_items = sum(v.n for v in out_cells.values())
+        note = (f"{e.evidence}: {e.rationale.strip()} Ability: {basis}. Cells: mean success of the ability over "
+                "each cell's item pool (see provenance.success_model); lower = at ability - 1.645 sd.")
+        measured_as = tuple(e.names().values()) or ((e.prior.name,) if e.prior and e.prior.name else ())
+        models[model_id] = ModelEntry(
+            evidence=e.evidence, measured_as=measured_as, note=note,
+            overall=Cell(accuracy=overall_acc, n=n_items, lower=overall_low), cells=out_cells,
+        )
+    n_src = len(g.sources)
+    difficulty = {c: pool.difficulty(c, n_src) for c in cells}
+    inv: dict[int, list[str]] = {}
+    for name, k in g.nodes.items():
+        inv.setdefault(k, []).append(name)
     provenance = {
         **provenance,
-        "difficulty_offsets_logit": {d: round(v, 4) for d, v in offsets.items()},
-        "aider_to_swebench_calibration": {k: round(v, 4) if isinstance(v, float) else v for k, v in fit.items()},
+        "success_model": {
+            "model": "Rasch (1PL) item response model, P = sigmoid(ability - difficulty), one logit scale; "
+                     "SWE-bench items centred at 0; MAP fit (training/irt.py)",
+            "sources": g.counts,
+            "links": link_text,
+            "connected_to_swebench": sorted(n for k in reach for n in inv[k]) == sorted(g.nodes),
+            "fit": {"converged": fit.converged, "iterations": fit.iterations, "neg_log_posterior": fit.nll},
+            "source_mean_difficulty": {s: float(fit.mu[i]) for i, s in enumerate(g.sources)},
+            "level_pools": {d: {g.sources[s]: {"items": len(b), "median_difficulty": float(np.median(b))}
+                                for s, b, _ in parts} for d, parts in pool.by_level.items()},
+            "cell_prior_items": CELL_PRIOR_ITEMS,
+            "abilities": {" = ".join(inv[k]): [float(fit.theta[k]), float(fit.theta_se[k])]
+                          for k in np.argsort(-fit.theta)},
+            "exclusions": g.exclusions,
+        },
+        "aider_to_swebench_calibration": {k: round(v, 4) if isinstance(v, float) else v for k, v in cal.items()},
     }
-    return AccuracyTable(bound=BOUND_TEXT, cells=tuple(cells), provenance=provenance, models=models)
-
-
-def _from_swebench(e: MapEntry, measured: ModelEntry, marg: ModelEntry, cells: Sequence[str]) -> ModelEntry:
-    out_cells = {}
-    for c in cells:
-        if c in measured.cells:
-            out_cells[c] = measured.cells[c]
-        else:
-            d = marg.cells[c.rsplit("|", 1)[1]]
-            out_cells[c] = Cell(accuracy=None, n=0, lower=d.lower, shrunk=True)
-    observed = len(measured.cells)
-    note = (
-        f"{e.evidence} via SWE-bench bash-only {e.swebench!r}: {e.rationale.strip()} "
-        f"{observed} of {len(cells)} cells observed (hand-labelled route key|difficulty of the 500 tasks); "
-        f"the other {len(cells) - observed} have no per-item evidence and borrow this model's own SWE-bench "
-        "bound at the same difficulty (Beta posterior shrunk toward its overall rate), marked shrunk."
-    )
-    return ModelEntry(evidence=e.evidence, measured_as=(e.swebench or "",), note=note,
-                      overall=measured.overall, cells=out_cells)
-
-
-def _from_prior(e: MapEntry, p: PriorSpec, listed: dict[str, float], aider: dict[str, float],
-                fit: dict[str, float], offsets: dict[str, float], level_share: dict[str, float],
-                cells: Sequence[str], levels: Sequence[str]) -> ModelEntry:
-    if p.board == "swebench_listed":
-        assert p.name is not None
-        rate, weight = listed[p.name], 500.0
-        basis = f"SWE-bench bash-only listed rate of {p.name!r} ({100 * rate:.2f}% of 500 tasks, aggregate only)"
-    elif p.board == "aider_polyglot":
-        assert p.name is not None
-        rate = _sigmoid(fit["a"] + fit["b"] * _logit(aider[p.name]))
-        var = rate * (1 - rate) * fit["residual_sd_logit"] ** 2
-        weight = min(max(1 / var if var > 0 else MAX_PRIOR_WEIGHT, MIN_PRIOR_WEIGHT), MAX_PRIOR_WEIGHT)
-        basis = (f"Aider polyglot {p.name!r} {100 * aider[p.name]:.1f}% mapped to the SWE-bench bash-only scale "
-                 f"({100 * rate:.1f}%) by the logit calibration in provenance; worth {weight:.0f} "
-                 "pseudo-observations (from the calibration's residual spread)")
-    else:
-        assert p.rate is not None and p.weight is not None
-        rate, weight = p.rate, p.weight
-        basis = f"stated assumption: rate {rate:.2f} worth {weight:g} pseudo-observations"
-    measured = (p.name,) if p.name else ()
-    out_cells = {}
-    for c in cells:
-        d = c.rsplit("|", 1)[1]
-        rate_d = _sigmoid(_logit(rate) + offsets[d])
-        n_d = weight * level_share[d]
-        out_cells[c] = Cell(accuracy=None, n=0, lower=wilson_lower(rate_d * n_d, n_d), shrunk=True)
-    shifts = ", ".join(f"{d} {offsets[d]:+.2f}" for d in levels)
-    note = (
-        f"prior (no per-item evidence): {e.rationale.strip()} Overall: {basis}. Every cell is that rate moved by "
-        f"the measured models' median per-difficulty logit offset ({shifts}), Wilson bound on the prior's weight "
-        "split by the difficulty mix of SWE-bench; all cells shrunk, none observed."
-    )
-    overall = Cell(accuracy=rate, n=weight, lower=wilson_lower(rate * weight, weight))
-    return ModelEntry(evidence="prior", measured_as=measured, note=note, overall=overall, cells=out_cells)
+    table = AccuracyTable(bound=BOUND_TEXT, cells=tuple(cells), provenance=provenance, models=models,
+                          difficulty=difficulty)
+    return table, g

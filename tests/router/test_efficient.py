@@ -163,8 +163,12 @@ def test_open_weight_efficient_variant_is_a_config_change(tmp_path):
 
 # ---- stickiness -----------------------------------------------------------------------
 def test_a_much_cheaper_adequate_model_wins_over_the_previous_one(hand_state):
+    # 1000 prompt + 500 output tokens. Sonnet stays cached (shipped share 0.9): 100 x $3 +
+    # 900 x $0.30 + 500 x $15 = $0.00807 per million-scaled; DeepSeek fresh: 1000 x $0.28 +
+    # 500 x $0.40 = $0.00048 -> 16.8x
     d = efficient(hand_state, EASY_BUG, previous_model=SONNET)
-    assert d.model == DEEPSEEK and f"switched from {SONNET}: {DEEPSEEK} is 21.9x cheaper" in d.reason[-1]
+    assert d.model == DEEPSEEK and f"switched from {SONNET}: {DEEPSEEK} is 16.8x cheaper" in d.reason[-1]
+    assert d.details["estimated_tokens"]["cached_prompt"] == 900
 
 
 def test_keep_and_switch_rules_on_plain_numbers():
@@ -226,3 +230,41 @@ def test_shipped_table_covers_every_candidate_with_flagged_evidence():
         assert entry.evidence in {"measured", "proxy", "prior"}
         assert entry.evidence == "measured" or entry.note, f"{model}: a proxy or prior must say why"
     assert json.loads(json.dumps(efficient(RouterState(config), EASY_BUG).to_dict()))["tier"] == "efficient"
+
+
+# ---- cost with cached-input prices ------------------------------------------------------
+def test_call_cost_uses_the_cached_price_for_the_cached_share():
+    from router.catalog import Pricing
+    from router.strategies import call_cost
+
+    catalog = load_config().catalog
+    m = catalog[SONNET].model_copy(update={"pricing": Pricing(input=3.0, output=15.0, cache_read=0.3)})
+    # 10,000 prompt tokens of which 9,000 cached, 500 output: 1000 x 3 + 9000 x 0.3 + 500 x 15 = 13,200 / 1e6
+    assert call_cost(m, 10_000, 500, 9_000) == pytest.approx(0.0132)
+    assert call_cost(m, 10_000, 500) == pytest.approx(0.0375)  # no cache: 30,000 + 7,500
+    assert call_cost(m, 100, 0, 1_000) == pytest.approx(0.00003)  # never more cached than the prompt
+    no_cache = m.model_copy(update={"pricing": Pricing(input=3.0, output=15.0)})
+    assert call_cost(no_cache, 10_000, 500, 9_000) == pytest.approx(0.0375)  # no cached price: input price
+    free = next(x for x in catalog if x.free)
+    assert call_cost(free, 10_000, 500, 9_000) == 0.0
+    assert call_cost(m.model_copy(update={"pricing": Pricing()}), 10, 10) is None
+
+
+def test_only_the_previous_model_gets_the_cached_price(tmp_path):
+    state = RouterState(load_config(write_config(tmp_path, cached_prompt_share=0.5)))
+    d = efficient(state, HARD_BUG, previous_model=OPUS)
+    costs = {c["model"]: c["cost_usd"] for c in d.details["candidates"]}
+    # 1000 prompt (500 cached for Opus only) + 4000 output tokens
+    assert costs[OPUS] == pytest.approx((500 * 5 + 500 * 0.5 + 4000 * 25) / 1e6)
+    assert costs[SONNET] == pytest.approx((1000 * 3 + 4000 * 15) / 1e6)
+    fresh = efficient(state, HARD_BUG)
+    assert {c["model"]: c["cost_usd"] for c in fresh.details["candidates"]}[OPUS] == pytest.approx(
+        (1000 * 5 + 4000 * 25) / 1e6)
+
+
+def test_margin_bar_is_a_fixed_gap_below_the_best():
+    a, b, c = Scored("a", 0.95, 10.0), Scored("b", 0.91, 1.0), Scored("c", 0.80, 0.1)
+    assert threshold([a, b, c], "margin", 0.05) == pytest.approx(0.90)
+    assert select([a, b, c], "margin", 0.05).winner == b  # within 0.05 of the best, cheaper than a
+    assert select([a, b, c], "margin", 0.03).winner == a  # 0.04 below the best is too far
+    assert select([a, b, c], "margin", 0.2).winner == c

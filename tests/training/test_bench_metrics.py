@@ -106,3 +106,47 @@ def test_errors_name_the_problem() -> None:
         metrics.aiq(POINTS, 2.0, 2.0)
     with pytest.raises(ValueError):
         metrics.nondecreasing_hull([])
+
+
+# --- the honest comparison: no-routing mixture vs reachable router points -----------------
+
+def test_reachable_cost_reads_points_without_interpolating() -> None:
+    pts = [(1.0, 0.5), (3.0, 0.9), (2.0, 0.7)]
+    # target 0.8: the hull would interpolate between (2, 0.7) and (3, 0.9) at 2.5; a router reaches only 3
+    assert metrics.cost_at_quality(pts, 0.8) == pytest.approx(2.5)
+    assert metrics.reachable_cost_at_quality(pts, 0.8) == 3.0
+    assert metrics.reachable_cost_at_quality(pts, 0.7) == 2.0
+    assert metrics.reachable_cost_at_quality(pts, 0.95) is None
+
+
+def test_no_routing_baseline_is_the_lower_hull_of_single_models() -> None:
+    # singles: cheap (1, 0.5), mid (4, 0.7) below the chord, strong (5, 1.0)
+    singles = [(1.0, 0.5), (4.0, 0.7), (5.0, 1.0)]
+    # 95% of 1.0 = 0.95: mix cheap and strong, (0.95 - 0.5) / 0.5 = 90% strong -> 1 + 0.9 * 4 = 4.6
+    assert metrics.cost_at_quality(singles, 0.95) == pytest.approx(4.6)
+
+
+def test_routing_gain_on_a_hand_made_set() -> None:
+    # 4 items, two models: cheap solves items 0-1, strong solves all; cost cheap 1, strong 5.
+    single_q = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], dtype=float)
+    single_c = np.array([[1, 1, 1, 1], [5, 5, 5, 5]], dtype=float)
+    # one router point: cheap on items 0-1, strong on 2-3 -> quality 1.0, cost 3.0
+    router_q = np.array([[1, 1, 1, 1]], dtype=float)
+    router_c = np.array([[1, 1, 5, 5]], dtype=float)
+    out = metrics.routing_gain(router_c, router_q, single_c, single_q, n_boot=200)
+    # no routing at 0.95: cheap 0.5 / strong 1.0 -> 90% strong: 1 + 0.9 * 4 = 4.6; routing 3.0
+    assert out["no_routing_cost"] == pytest.approx(4.6)
+    assert out["routing_cost"] == pytest.approx(3.0)
+    assert out["gain"] == pytest.approx(1.6)
+    lo, hi = out["ci95"]
+    assert lo is not None and hi is not None and lo <= 1.6 <= hi
+
+
+def test_routing_gain_is_negative_when_the_router_only_reaches_dear_points() -> None:
+    single_q = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], dtype=float)
+    single_c = np.array([[1, 1, 1, 1], [5, 5, 5, 5]], dtype=float)
+    router_q = np.array([[1, 1, 1, 1]], dtype=float)
+    router_c = np.array([[5, 5, 5, 5]], dtype=float)  # always strong
+    out = metrics.routing_gain(router_c, router_q, single_c, single_q, n_boot=100)
+    assert out["gain"] == pytest.approx(4.6 - 5.0)
+    assert out["ci95"][1] is not None and out["ci95"][1] < 0

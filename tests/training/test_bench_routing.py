@@ -38,7 +38,11 @@ def test_quick_run_writes_results_plots_and_report(tmp_path: Path) -> None:
         assert res["curve"] and {"bar", "cost", "quality", "strong_share"} <= set(res["curve"][0])
         assert res["oracle"]["quality"] >= res["best_single"]["quality"]
         assert 0 < res["aiq"] <= res["oracle"]["quality"] * (10 if name == "mt_bench" else 1)
-        assert {"factored", "direct"} == set(res["routers"])
+        assert {"factored", "direct", "irt"} == set(res["routers"])
+        gain = res["gain_at_95pct_best"]
+        assert set(gain) >= {"no_routing_cost", "routing_cost", "gain", "ci95", "share_unreached"}
+        if gain["routing_cost"] is not None:  # a reachable point: one of the router's own curve points
+            assert min(abs(gain["routing_cost"] - p["cost"]) for p in res["curve"]) < 1e-9
     # Two-model set: RouteLLM's metrics; many-model sets: null, as documented.
     assert results["mt_bench"]["apgr"] is not None and 0 <= results["mt_bench"]["cpt50"] <= 100
     assert results["llmrouter"]["apgr"] is None
@@ -48,6 +52,7 @@ def test_quick_run_writes_results_plots_and_report(tmp_path: Path) -> None:
     text = (tmp_path / "REPORT.md").read_text()
     assert "--quick" in text and "Run time of the whole command" in text
     assert "plots/swebench.png" in text
+    assert "Does per-request routing beat no routing?" in text
 
 
 @needs_data

@@ -56,7 +56,7 @@ def random_traffic(config, tier, n: int, seed: int) -> list[Scoring]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["relative", "absolute"])
+@pytest.mark.parametrize("kind", ["relative", "absolute", "margin"])
 @pytest.mark.parametrize("target", [0.2, 0.5, 0.8])
 def test_strong_share_carries_over_to_held_out_traffic(setup, kind, target):
     config, tier = setup

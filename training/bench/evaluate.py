@@ -26,6 +26,8 @@ ABSOLUTE_GRID = tuple(round(v, 3) for v in np.linspace(0.0, 1.0, 21))
 N_QUANTILE_BARS = 30
 ROUTELLM_BINS = 10  # RouteLLM's evaluate.py: --num-results 10 (11 thresholds)
 GAP_FRACTIONS = (0.5, 0.8)
+ROUTERS = ("factored", "direct", "irt")
+N_BOOT = 1000  # bootstrap resamples of the test items for the routing gain's interval
 
 
 def folds_for(rs: RoutingSet, n_folds: int, group_by: str) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
@@ -55,6 +57,7 @@ def _pool(folds: Sequence[FoldScores], m: int) -> tuple[np.ndarray, dict[str, np
     out = {
         "factored": np.concatenate([f.factored for f in folds]),
         "direct": np.concatenate([f.direct for f in folds]),
+        "irt": np.concatenate([f.irt for f in folds]),
         "est_cost": np.concatenate([f.est_cost for f in folds]),
     }
     for head in folds[0].label_hits:
@@ -182,7 +185,7 @@ def evaluate_scores(
     oracle_q = base["oracle"]["quality"]
     hits = {k.removeprefix("hits:"): v for k, v in pooled.items() if k.startswith("hits:")}
     routers: dict[str, Any] = {}
-    for name in ("factored", "direct"):
+    for name in ROUTERS:
         acc = pooled[name]
         bars = curve_bars(acc)
         choices = sweep(acc, pooled["est_cost"], rs.models, bars)
@@ -209,6 +212,13 @@ def evaluate_scores(
             float(mean_q[weak_i] * s) if weak_i is not None else None,
             float(mean_q[strong_i] * s) if two else None,
             cost_range, best_q, oracle_q, hits if name == "factored" else {},
+        )
+        rows = np.arange(len(outcomes))
+        routers[name]["reachable_cost_at_95pct_best"] = metrics.reachable_cost_at_quality(
+            [(p["cost"], p["quality"]) for p in curve], 0.95 * best_q)
+        routers[name]["gain_at_95pct_best"] = metrics.routing_gain(
+            np.array([cost[rows, ch] for ch in choices]), np.array([outcomes[rows, ch] * s for ch in choices]),
+            cost.T, outcomes.T * s, fraction=0.95, n_boot=N_BOOT, seed=SEED,
         )
     zero_pts = singles
     f = routers["factored"]
@@ -241,6 +251,13 @@ def evaluate_scores(
         "oracle": {"cost": base["oracle"]["cost"], "quality": oracle_q},
         "best_single": {"model": best_name.removeprefix("single:"), **base[best_name]},
         "cost_at_95pct_best": f["cost_at_95pct_best"],
+        "reachable_cost_at_95pct_best": f["reachable_cost_at_95pct_best"],
+        "gain_at_95pct_best": f["gain_at_95pct_best"],
+        "no_routing": {
+            "cost_at_95pct_best": metrics.cost_at_quality(zero_pts, 0.95 * best_q),
+            "note": "the best mixture of single models with no per-request routing: the lower convex hull "
+            "of their (cost, quality) points (each call sent to one of two single models at random)",
+        },
         "regret": f["regret"],
         "aiq_cost_range": list(cost_range),
         "zero_router": {

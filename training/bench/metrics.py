@@ -141,3 +141,56 @@ def optimal_two_model(strong: np.ndarray, weak: np.ndarray, share: float) -> flo
     gain = np.sort(strong - weak)[::-1]
     k = int(len(gain) * share)
     return float((weak.sum() + np.clip(gain[:k], 0, None).sum()) / len(weak))
+
+
+def reachable_cost_at_quality(points: Points, target: float) -> float | None:
+    """Lowest cost among the router's own operating points whose quality reaches
+    `target`: no interpolation between points (a router cannot run 'between' two bars
+    without mixing, and mixing is what the no-routing baseline already does); None when no
+    point reaches it."""
+    arr = _as_points(points)
+    ok = arr[arr[:, 1] >= target]
+    return float(ok[:, 0].min()) if len(ok) else None
+
+
+def routing_gain(router_cost: np.ndarray, router_quality: np.ndarray, single_cost: np.ndarray,
+                 single_quality: np.ndarray, fraction: float = 0.95, n_boot: int = 1000,
+                 seed: int = 0) -> dict[str, float | int | None]:
+    """What per-request routing saves over no routing at `fraction` of the best single
+    model's quality, with a bootstrap 95% interval over items.
+
+    Inputs are per item: `router_*` (n_points, n) for each operating point of the router,
+    `single_*` (n_models, n) for each single model. No routing = the cheapest mixture of
+    single models reaching the target (the lower convex hull); routing = the cheapest
+    reachable router point (`reachable_cost_at_quality`). gain = no-routing cost - routing
+    cost (positive: routing is cheaper); a resample where the router reaches no point
+    counts as a gain of -inf in the interval (reported as None when it decides a bound).
+    """
+    rng = np.random.default_rng(seed)
+    n = router_cost.shape[1]
+
+    def one(w: np.ndarray) -> tuple[float | None, float | None]:
+        rc, rq = router_cost @ w, router_quality @ w
+        sc, sq = single_cost @ w, single_quality @ w
+        target = fraction * float(sq.max())
+        base = cost_at_quality(np.column_stack([sc, sq]), target)
+        own = reachable_cost_at_quality(np.column_stack([rc, rq]), target)
+        return base, own
+
+    base, own = one(np.full(n, 1.0 / n))
+    gains = []
+    for _ in range(n_boot):
+        w = np.bincount(rng.integers(0, n, n), minlength=n) / n
+        b, o = one(w)
+        gains.append(-np.inf if o is None or b is None else b - o)
+    g = np.array(gains)
+    lo, hi = np.percentile(g, [2.5, 97.5], method="nearest")  # no interpolation next to a -inf
+    return {
+        "no_routing_cost": base,
+        "routing_cost": own,
+        "gain": None if base is None or own is None else base - own,
+        "gain_ratio": None if base is None or own is None or base == 0 else own / base,
+        "ci95": [None if not np.isfinite(lo) else float(lo), None if not np.isfinite(hi) else float(hi)],
+        "share_unreached": float(np.mean(~np.isfinite(g))),
+        "n_boot": n_boot,
+    }

@@ -39,7 +39,9 @@ def _usd(v: float | None) -> str:
 def _routellm_axes(ax: Any, res: Result, title: str) -> None:
     weak_q = res["baselines"][f"single:{res['weak']}"]["quality"]
     strong_q = res["baselines"][f"single:{res['strong']}"]["quality"]
-    for name, style in (("factored", "o-"), ("direct", "s--")):
+    for name, style in (("factored", "o-"), ("direct", "s--"), ("irt", "^-.")):
+        if name not in res["routers"]:
+            continue
         pts = sorted(res["routers"][name]["routellm_curve"], key=lambda p: p["strong_share"])
         r = res["routers"][name]
         ax.plot([100 * p["strong_share"] for p in pts], [p["quality"] for p in pts], style,
@@ -70,7 +72,9 @@ def _cost_axes(ax: Any, res: Result) -> None:
     zero = metrics.nondecreasing_hull([(v["cost"], v["quality"]) for v in singles.values()])
     zero_label = f"zero router: mix single models (AIQ {_fmt(res['zero_router']['aiq'])})"
     ax.plot(*_dense(zero), ":", color="grey", label=zero_label)
-    for name, color in (("factored", "C0"), ("direct", "C1")):
+    for name, color in (("factored", "C0"), ("direct", "C1"), ("irt", "C2")):
+        if name not in res["routers"]:
+            continue
         r = res["routers"][name]
         pts = [(p["cost"], p["quality"]) for p in r["curve"]]
         hull = metrics.nondecreasing_hull(pts)
@@ -145,7 +149,9 @@ def write_outputs(results: dict[str, Result], meta: dict[str, Any], out: Path, r
         rel_plots = plots.resolve().relative_to(report.parent.resolve())
     except ValueError:
         rel_plots = plots.resolve()
-    report.write_text(render(results, meta, rel_plots), encoding="utf-8")
+    extras = {name: json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+              for name in ("efficient_agent", "success_model_loso") if (out / f"{name}.json").exists()}
+    report.write_text(render(results, meta, rel_plots, extras), encoding="utf-8")
 
 
 __all__ = ["ROUTELLM_PUBLISHED", "ROUTELLM_SOURCE_NOTE", "plot_set", "plot_lodo", "write_outputs"]

@@ -7,6 +7,9 @@ from typing import Any
 
 from training.bench import metrics
 from training.bench.published import ROUTELLM_PUBLISHED, ROUTELLM_SOURCE_NOTE
+from training.bench.report_agent import loso_section
+from training.bench.report_agent import section as agent_section
+from training.bench.report_gain import section as gain_section
 from training.bench.routers import LABEL_C, LABEL_TOL
 
 Result = dict[str, Any]
@@ -254,7 +257,11 @@ def _lodo_section(res: Result, plots: Path) -> list[str]:
     return lines
 
 
-def render(results: dict[str, Result], meta: dict[str, Any], plots: Path) -> str:
+def render(results: dict[str, Result], meta: dict[str, Any], plots: Path,
+           extras: dict[str, Result] | None = None) -> str:
+    """REPORT.md from the sets' results; `extras` holds the saved results of the checks with
+    their own scripts (`efficient_agent`, `success_model_loso`), rendered as their blocks."""
+    extras = extras or {}
     lines = [
         "# Routing benchmark: the factored router on public outcome data",
         "",
@@ -280,10 +287,15 @@ def render(results: dict[str, Result], meta: dict[str, Any], plots: Path) -> str
         "two heads (route key, difficulty) joined by `router.accuracy.joint_probs`.",
         "- **direct** (the obvious alternative): one success predictor per model on the same embedding "
         "(logistic regression, same C; ridge regression for MT-Bench's graded scores).",
-        "- Both feed `router.efficient.select` (cost per accuracy, no previous turn) per test item. The quality bar is "
-        "swept: relative bars 0-1 in steps of 0.05 plus 30 quantiles of the bars at which some choice changes, and "
-        "absolute bars 0-1 in steps of 0.05. For the two-model RouteLLM sets, eleven relative bars split the items "
-        "into RouteLLM's ten equal-count bins, as its `evaluate.py` does with a router's win rate.",
+        "- **irt** (the success model's shape, no label set): a Rasch model on the training fold gives each model an "
+        "ability and each item a difficulty; a ridge regression predicts a test item's difficulty from its "
+        "embedding; expected success = sigmoid(ability - predicted difficulty), widened by the regression's "
+        "residual spread (`training/bench/irt_router.py`).",
+        "- All three feed `router.efficient.select` (cost per accuracy, no previous turn) per test item. "
+        "The quality bar is swept: relative bars 0-1 in steps of 0.05 plus 30 quantiles of the bars at which "
+        "some choice changes, and absolute bars 0-1 in steps of 0.05. For the two-model RouteLLM sets, eleven "
+        "relative bars split the items into RouteLLM's ten equal-count bins, as its `evaluate.py` does with a "
+        "router's win rate.",
         "- Decision-time cost: price x token estimate where the set has no measured cost; where it has one "
         "(RouterBench, SWE-bench), the model's mean training-fold cost for the predicted label, since an item's own "
         "cost is unknown before the call. Reported cost is always the realised (or estimated) cost of the chosen "
@@ -298,7 +310,9 @@ def render(results: dict[str, Result], meta: dict[str, Any], plots: Path) -> str
         "**AIQ** as RouterBench (paper section 3; `evaluation/AIQ.py`): area under the non-decreasing convex hull "
         "of the cost-quality points, extended flat to the top of the range, over [cheapest, most expensive single "
         "model's mean cost], divided by that width. **Cost at 95% of best**: the lowest cost at which the hull "
-        "reaches 95% of the best single model's quality. **Regret**: oracle quality minus the router's best quality. "
+        "reaches 95% of the best single model's quality (in the summary table, kept for comparison with earlier "
+        "reports: it interpolates between operating points, i.e. mixes them; the gain section below reads only "
+        "reachable points). **Regret**: oracle quality minus the router's best quality. "
         "Code: `training/bench/metrics.py`.",
         "",
         "## Summary",
@@ -306,6 +320,7 @@ def render(results: dict[str, Result], meta: dict[str, Any], plots: Path) -> str
         *_summary(results),
         "",
         *_findings(results),
+        *gain_section(results, SET_ORDER),
     ]
     if any(n in results for n in ("gsm8k", "mmlu", "mt_bench")):
         lines += ["## Against RouteLLM's published routers", "", *_routellm_comparison(results), "",
@@ -313,6 +328,10 @@ def render(results: dict[str, Result], meta: dict[str, Any], plots: Path) -> str
                   "Read with care: our in-set rows are fitted by cross-validation on the benchmark's own "
                   "outcomes, an in-domain advantage RouteLLM's routers do not have; the leave-one-dataset-out "
                   "rows are the fairer comparison.", ""]
+    if "efficient_agent" in extras:
+        lines += [*agent_section(extras["efficient_agent"]), ""]
+    if "success_model_loso" in extras:
+        lines += [*loso_section(extras["success_model_loso"]), ""]
     lines += ["## Per set", ""]
     plots = Path(plots)
     for name in SET_ORDER:

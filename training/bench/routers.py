@@ -6,8 +6,11 @@
   `table.expected_accuracy(model, table.probability_vector(probs))`.
 - direct (the obvious alternative): one success predictor per model on the same embedding
   (logistic regression for 0/1 outcomes, ridge regression for graded ones).
+- irt (the success model's shape): abilities and item difficulties from a Rasch fit on the
+  training fold, a test item's difficulty regressed from its embedding
+  (`training.bench.irt_router`).
 
-Both hand their scores to the same `router.efficient.select`, in `sweep`.
+All hand their scores to the same `router.efficient.select`, in `sweep`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from router.accuracy import cell_key, joint_probs
 from router.efficient import BarKind, Scored, select
 from training.accuracy_tables import build_table
+from training.bench.irt_router import irt_scores
 
 LABEL_C = 10.0  # inverse regularisation of the label heads (unit-norm embeddings need a weak penalty)
 DIRECT_C = 10.0  # the same for the per-model success predictors, so neither side is favoured
@@ -39,6 +43,7 @@ class FoldScores:
     test_idx: np.ndarray
     factored: np.ndarray  # (n_test, m)
     direct: np.ndarray  # (n_test, m)
+    irt: np.ndarray  # (n_test, m)
     est_cost: np.ndarray  # (n_test, m)
     label_hits: dict[str, np.ndarray]
 
@@ -132,7 +137,9 @@ def score_fold(
         est_cost = cost[test_idx]
 
     direct = np.column_stack([_success(x[train_idx], outcomes[train_idx, j], x[test_idx]) for j in range(len(models))])
-    return FoldScores(test_idx=test_idx, factored=factored, direct=direct, est_cost=est_cost, label_hits=hits)
+    success = irt_scores(x, outcomes, train_idx, test_idx)
+    return FoldScores(test_idx=test_idx, factored=factored, direct=direct, irt=success, est_cost=est_cost,
+                      label_hits=hits)
 
 
 def sweep(
