@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import re
 import secrets
 import sqlite3
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from router.gateway.decision_record import DecisionRecord
 
 KEY_PREFIX = "at-"
 
@@ -58,16 +61,41 @@ CREATE TABLE IF NOT EXISTS usage (
     status INTEGER NOT NULL,
     mode TEXT,
     session_id TEXT,
-    provider_fields TEXT
+    provider_fields TEXT,
+    decided_by TEXT,
+    route_key TEXT,
+    difficulty TEXT,
+    confidence DOUBLE PRECISION,
+    expected_success DOUBLE PRECISION,
+    estimated_cost_usd DOUBLE PRECISION,
+    frontier_cost_usd DOUBLE PRECISION
+);
+CREATE TABLE IF NOT EXISTS tier_changes (
+    id {id},
+    time DOUBLE PRECISION NOT NULL,
+    version TEXT NOT NULL,
+    previous_version TEXT,
+    source TEXT NOT NULL,
+    changes TEXT NOT NULL,
+    mapping TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_account ON usage(account_id, time);
+CREATE INDEX IF NOT EXISTS usage_time ON usage(time);
 """
+
+# The decision record (router/gateway/decision_record.py) beside each usage row.
+DECISION_COLUMNS = (
+    ("decided_by", "TEXT"), ("route_key", "TEXT"), ("difficulty", "TEXT"), ("confidence", "DOUBLE PRECISION"),
+    ("expected_success", "DOUBLE PRECISION"), ("estimated_cost_usd", "DOUBLE PRECISION"),
+    ("frontier_cost_usd", "DOUBLE PRECISION"),
+)
 
 # Columns added after a table first shipped: (table, column, SQL type and default). An
 # existing database gets them by ALTER TABLE when it is opened.
 MIGRATIONS = (
     ("accounts", "allowed_fields", "TEXT NOT NULL DEFAULT ''"),
     ("usage", "provider_fields", "TEXT"),
+    *(("usage", name, kind) for name, kind in DECISION_COLUMNS),
 )
 
 # Longest text the ledger stores for a client-chosen string (model id, mode, session id):
@@ -103,6 +131,7 @@ _POSTGRES_URL = re.compile(r"^postgres(ql)?://", re.IGNORECASE)
 # Serialises CREATE TABLE IF NOT EXISTS when several gateways start at once (PostgreSQL
 # can fail such concurrent creations with a unique violation).
 _SCHEMA_LOCK_ID = 0x6175746F74696572  # "autotier"
+_CHANGELOG_LOCK_ID = _SCHEMA_LOCK_ID + 1  # one tier-change check at a time
 
 
 def is_database_url(location: Path | str) -> bool:
@@ -177,9 +206,16 @@ class UsageRow:
     mode: str | None = None
     session_id: str | None = None
     provider_fields: tuple[str, ...] | None = None  # top-level fields sent to the provider
+    decision: DecisionRecord | None = None  # what decided it (None: refused before routing)
 
 
 ACCOUNT_COLUMNS = "id, key_hint, balance, created, allowed_fields"
+
+
+def _decision_values(record: DecisionRecord | None) -> tuple[Any, ...]:
+    if record is None:
+        return (None,) * len(DECISION_COLUMNS)
+    return tuple(getattr(record, name) for name, _ in DECISION_COLUMNS)
 
 
 class Ledger:
@@ -355,12 +391,13 @@ class Ledger:
                 self._execute(
                     "INSERT INTO usage (time, account_id, api, tier, requested_model,"
                     " resolved_model, fallbacks_tried, tokens_in, tokens_out, cost_usd,"
-                    " latency_ms, status, mode, session_id, provider_fields)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " latency_ms, status, mode, session_id, provider_fields, decided_by, route_key,"
+                    " difficulty, confidence, expected_success, estimated_cost_usd, frontier_cost_usd)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (time.time(), row.account_id, row.api, row.tier, stored_text(row.requested_model),
                      row.resolved_model, ",".join(row.fallbacks_tried), row.tokens_in,
                      row.tokens_out, row.cost_usd, row.latency_ms, row.status, stored_text(row.mode),
-                     stored_text(row.session_id), stored_text(fields, 2000)),
+                     stored_text(row.session_id), stored_text(fields, 2000), *_decision_values(row.decision)),
                 )
                 refund = 0.0
                 if hold is not None:
@@ -380,3 +417,34 @@ class Ledger:
             )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def append_tier_change(self, version: str, mapping: str, source: str,
+                           describe: Callable[[str | None], list[str]]) -> int | None:
+        """Record that the tier mapping is now `version` (snapshot `mapping`, JSON), unless
+        the latest entry already is: the check and the insert are one transaction, so
+        processes starting or reloading at once record a change once. `describe(previous
+        snapshot or None)` gives the change lines. Returns the new entry's id, or None."""
+        insert = ("INSERT INTO tier_changes (time, version, previous_version, source, changes, mapping)"
+                  " VALUES (?, ?, ?, ?, ?, ?)" + (" RETURNING id" if self.dialect.returning_id else ""))
+        with self._lock:
+            self._reopen_if_broken()
+            with self._transaction():
+                if self.dialect is POSTGRES:
+                    self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CHANGELOG_LOCK_ID,))
+                latest = self._execute("SELECT version, mapping FROM tier_changes ORDER BY id DESC LIMIT 1").fetchone()
+                if latest is not None and latest[0] == version:
+                    return None
+                changes = json.dumps(describe(latest[1] if latest else None))
+                cur = self._execute(insert, (time.time(), version, latest[0] if latest else None, source,
+                                             changes, mapping))
+                return int(cur.fetchone()[0] if self.dialect.returning_id else cur.lastrowid)
+
+    def tier_changes(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The latest tier-mapping changes, newest first: id, time, version,
+        previous_version, source and changes (a list of lines)."""
+        with self._lock:
+            self._reopen_if_broken()
+            rows = self._execute("SELECT id, time, version, previous_version, source, changes FROM tier_changes"
+                                 " ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        names = ("id", "time", "version", "previous_version", "source", "changes")
+        return [{**dict(zip(names, r, strict=True)), "changes": json.loads(r[5])} for r in rows]

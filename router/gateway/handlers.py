@@ -22,6 +22,7 @@ from router.core import RouterState, route
 from router.errors import AutotierError, NoModelAvailableError
 from router.gateway import billing, intake, outbound, wire
 from router.gateway.accounts import Hold, Ledger, UsageRow
+from router.gateway.decision_record import DecisionRecord, decision_record
 from router.gateway.live_state import LiveState
 from router.gateway.metrics import GatewayMetrics
 from router.gateway.reload import ConfigHolder
@@ -78,6 +79,7 @@ class Trace:
     hold: Hold | None = None
     provider_fields: tuple[str, ...] | None = None
     estimated_input: int = 0  # billed when a cut stream never reports usage
+    record: DecisionRecord | None = None
 
 
 class Gateway:
@@ -126,10 +128,10 @@ class Gateway:
         )
         return routing, caller
 
-    def decide(self, routing: RoutingRequest) -> RoutingDecision:
+    def decide(self, routing: RoutingRequest, explain: bool = False) -> RoutingDecision:
         """`route()` with the live availability. When every model of a free-only tier is
         cooling down, it is asked again with cooldowns lifted: a free model that may
-        work beats "model unavailable"."""
+        work beats "model unavailable". `explain`: for POST /v1/route, counted apart."""
         config = self.config.config
         now = time.time()
         availability = self.live.availability(now)
@@ -151,7 +153,10 @@ class Gateway:
                 raise ErrorReply(AutotierError(
                     f"{decision.model} is cooling down after upstream errors; retry in {left:.0f}s",
                     code="model_cooling_down", status=503), {"retry-after": str(max(1, round(left)))})
-        self.metrics.decisions.labels(decision.tier or "none", decision.model).inc()
+        if explain:
+            self.metrics.explains.labels(decision.tier or "none").inc()
+        else:
+            self.metrics.decisions.labels(decision.tier or "none", decision.model).inc()
         return decision
 
     async def admit(self, api: ApiKind, body: dict[str, Any], decision: RoutingDecision,
@@ -215,6 +220,7 @@ class Gateway:
             outbound.check_tools(body, allowed_fields)
             decision = self.decide(routing)
             trace.decision = decision
+            trace.record = decision_record(decision, routing, self.config.config)
             chain = await self.admit(api, body, decision, caller, trace)
             return await self.serve(api, body, routing, decision, chain, trace, allowed_fields)
         except ErrorReply as reply:
@@ -370,6 +376,7 @@ class Gateway:
             tokens_in=usage[0], tokens_out=usage[1], cost_usd=cost,
             latency_ms=(time.monotonic() - trace.started) * 1000, status=status,
             mode=trace.mode, session_id=trace.session_id, provider_fields=trace.provider_fields,
+            decision=trace.record,
         )
         hold, trace.hold = trace.hold, None
         try:

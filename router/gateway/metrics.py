@@ -23,8 +23,12 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.decisions = Counter(
-            "autotier_routing_decisions", "Routing decisions by tier and resolved model",
+            "autotier_routing_decisions", "Routing decisions of served requests by tier and resolved model",
             ["tier", "model"], registry=self.registry,
+        )
+        self.explains = Counter(
+            "autotier_explain_decisions", "Decisions returned by POST /v1/route (no provider call), by tier",
+            ["tier"], registry=self.registry,
         )
         self.fallbacks = Counter(
             "autotier_fallbacks", "Fallbacks taken after a retryable upstream failure",
