@@ -251,14 +251,15 @@ def create_account(db: Path, balance: float = 1e9) -> str:
 
 def start_gateway(name: str, mock: Server, workdir: Path, *flags: str) -> Server:
     """`autotier serve --mock-upstream MOCK --port 0` with its own SQLite file and one paid account
-    (key in `server.extra["key"]`); ready once /readyz answers 200."""
+    (key in `server.extra["key"]`); ready once /readyz answers 200. One worker process unless
+    `flags` say `--workers N`."""
     folder = workdir / name
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "gateway.db"
     key = create_account(db)
     log = folder / "gateway.log"
     command = autotier_command("serve", "--host", "127.0.0.1", "--port", "0", "--mock-upstream", mock.url,
-                               "--db", str(db), "--log-level", "warning", *flags)
+                               "--db", str(db), "--log-level", "warning", "--workers", "1", *flags)
     proc = _spawn(name, command, log)
     server = Server(name, proc, "", log, {"key": key, "db": str(db)})
     try:

@@ -4,6 +4,8 @@
     python benchmarks/gateway_overhead.py --quick    # smoke run, about 1-2 minutes
     python benchmarks/gateway_overhead.py --resummarise benchmarks/results/gateway_overhead.json
                                                      # recompute the summaries of a saved run
+    python benchmarks/gateway_overhead.py --workers 2 --arms direct,autotier_rule
+                                                     # the autotier arms with 2 worker processes
 
 Four arms share ONE `autotier mock-upstream` process and are interleaved rate by rate, so
 noise from the machine falls on all of them alike:
@@ -284,10 +286,11 @@ def mock_alone(mock: Server, plan: dict[str, Any], workdir: Path, log: Any) -> d
 
 
 def start_arms(wanted: list[str], mock: Server, workdir: Path, litellm_bin: Path | None,
-               stack: contextlib.ExitStack, log: Any) -> dict[str, Server]:
-    """Start the gateways and the LiteLLM proxy side by side (start-up is mostly imports);
-    each is stopped by `stack`, even when another fails to start."""
-    starters = {name: (lambda n=name: servers_mod.start_gateway(n, mock, workdir))
+               stack: contextlib.ExitStack, log: Any, workers: int = 1) -> dict[str, Server]:
+    """Start the gateways (`--workers workers` each) and the LiteLLM proxy side by side
+    (start-up is mostly imports); each is stopped by `stack`, even when another fails to start."""
+    flags = ("--workers", str(workers))
+    starters = {name: (lambda n=name: servers_mod.start_gateway(n, mock, workdir, *flags))
                 for name in ("autotier_rule", "autotier_efficient") if name in wanted}
     if "litellm_proxy" in wanted:
         assert litellm_bin is not None
@@ -317,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mock-alone-rates", help="comma-separated rates for the mock-alone probe ('' to skip)")
     parser.add_argument("--duration", type=float, help="measured seconds per step")
     parser.add_argument("--litellm-bin", type=Path, help="the `litellm` executable of an env with litellm[proxy]")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="`autotier serve --workers N` for the autotier arms (default 1)")
+    parser.add_argument("--conditions", help="comma-separated subset of the mode's conditions, e.g. "
+                                             "mock0ms_stream,mock0ms_nonstream")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resummarise", type=Path, metavar="JSON",
                         help="recompute the summary keys of an earlier results file from its raw steps "
@@ -338,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
         plan["mock_alone_rates"] = [float(r) for r in args.mock_alone_rates.split(",") if r.strip()]
     if args.duration:
         plan["duration_s"], plan["min_samples"] = args.duration, 0
+    if args.conditions:
+        chosen = args.conditions.split(",")
+        plan["conditions"] = [c for c in FULL["conditions"] if condition_name(*c) in chosen]
+        if len(plan["conditions"]) != len(chosen):
+            parser.error(f"--conditions: unknown in {chosen}")
     wanted = [a for a in args.arms.split(",") if a]
     unknown = set(wanted) - set(ARMS)
     if unknown or "direct" not in wanted:
@@ -366,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         mock = servers_mod.start_mock(workdir)
         stack.callback(mock.stop)
         arms: dict[str, Server] = {"direct": mock}
-        arms.update(start_arms(wanted, mock, workdir, litellm_bin, stack, log))
+        arms.update(start_arms(wanted, mock, workdir, litellm_bin, stack, log, args.workers))
         warm_up(arms, mock, plan["warm_s"], workdir, log)
         alone = mock_alone(mock, plan, workdir, log) if plan["mock_alone_rates"] else {}
         conditions: dict[str, Any] = {}
@@ -382,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": "python benchmarks/gateway_overhead.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip(),
         "mode": "quick" if args.quick else "full",
+        "autotier_workers": args.workers,
         **summaries(conditions, plan, peak),
         "machine": facts,
         "versions": versions,

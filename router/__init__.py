@@ -12,6 +12,7 @@ from router.errors import (
     AutotierError,
     ConfigError,
     NoModelAvailableError,
+    PolicyError,
     RoutingError,
     UnknownModelError,
     UnsupportedInputError,
@@ -20,7 +21,7 @@ from router.reasoning import strip_foreign_reasoning
 
 __all__ = [
     "Account", "ApiKind", "Availability", "AutotierError", "Catalog", "ConfigError", "Model",
-    "ModelState", "ModelStatus", "NoModelAvailableError", "RouterConfig", "RouterState",
+    "ModelState", "ModelStatus", "NoModelAvailableError", "PolicyError", "RouterConfig", "RouterState",
     "RoutingDecision", "RoutingError", "RoutingRequest", "UnknownModelError",
     "UnsupportedInputError", "load_config", "route", "strip_foreign_reasoning",
 ]

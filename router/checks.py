@@ -18,6 +18,8 @@ KINDS = {
     "models": "router.catalog:load_catalog",
     "tiers": "router.checks:check_tiers",
     "task_types": "classifier.taxonomy:load_taxonomy",
+    "policies": "router.policy:check_policies_file",
+    "organisations": "router.policy:check_policies_file",
 }
 
 

@@ -22,6 +22,7 @@ LAZY_COMMANDS = {
     "classify": "classifier.cli:main",
     "serve": "router.gateway.cli:serve",
     "accounts": "router.gateway.cli:accounts",
+    "admin": "router.gateway.admin:main",
     "mock-upstream": "router.mock_upstream:main",
     "accuracy": "training.accuracy_tables:main",
     "calibrate": "training.calibrate:main",
@@ -45,6 +46,7 @@ def _route_command(args: argparse.Namespace) -> int:
         estimated_prompt_tokens=tokens,
         required_modalities=frozenset({"image"}) if args.image else frozenset(),
         previous_model=args.previous_model,
+        policy=config.policies.effective(tuple(args.policy)),
     )
     unavailable = {m: ModelStatus(ModelState.UNAVAILABLE) for m in args.unavailable}
     decision = route(request, RouterState(config, Availability(unavailable)))
@@ -100,6 +102,25 @@ def _catalog_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tiers_diff_command(args: argparse.Namespace) -> int:
+    from router.tier_changes import config_changes, mapping_snapshot, mapping_version
+
+    configs = []
+    for folder in (args.old, args.new):
+        try:
+            configs.append(load_config(folder))
+        except ConfigError as exc:
+            raise ConfigError([f"{folder}: {p}" for p in exc.problems]) from None
+    old, new = (mapping_version(mapping_snapshot(c.tiers)) for c in configs)
+    changes = config_changes(*configs)
+    print(f"tier mapping {old} -> {new}" if changes or old != new else f"tier mapping {new}: no change")
+    for line in changes:
+        print(f"  {line}")
+    if old != new and not changes:
+        print("  (route names or layout only: every key resolves as before)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autotier", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=None, help="folder with catalog.yaml and tiers.yaml")
@@ -119,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", action="store_true", help="the request carries image input")
     p.add_argument("--previous-model", help="model that served this session's previous turn")
     p.add_argument("--unavailable", action="append", default=[], metavar="MODEL", help="treat MODEL as unavailable")
+    p.add_argument("--policy", action="append", default=[], metavar="NAME",
+                   help="route as a key with this policy or organisation of policies.yaml (repeatable)")
     p.add_argument("--compact", action="store_true", help="one-line JSON")
     p.set_defaults(func=_route_command)
 
@@ -134,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = catalog_sub.add_parser("sync", help="copy prices and windows from LiteLLM's cost map")
     s.add_argument("--catalog", type=Path, help="catalog file (default: data/catalog.yaml)")
     s.set_defaults(func=_catalog_command)
+
+    p = sub.add_parser("tiers", help="tier mapping tools")
+    tiers_sub = p.add_subparsers(dest="tiers_command", required=True)
+    s = tiers_sub.add_parser("diff", help="what changed in the tier mapping between two config folders")
+    s.add_argument("old", type=Path, help="folder with catalog.yaml and tiers.yaml (before)")
+    s.add_argument("new", type=Path, help="folder with catalog.yaml and tiers.yaml (after)")
+    s.set_defaults(func=_tiers_diff_command)
 
     for name in LAZY_COMMANDS:
         sub.add_parser(name, help=f"see `autotier {name} --help`", add_help=False)

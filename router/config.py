@@ -11,6 +11,7 @@ from pathlib import Path
 from router.accuracy import AccuracyTable, load_accuracy_table
 from router.catalog import Catalog, load_catalog
 from router.errors import ConfigError
+from router.policy import NO_POLICIES, POLICY_FILE, PolicySet, load_policies
 from router.tiers import EfficientTier, RuleTier, StickyTier, TiersFile, load_tiers
 
 PACKAGE_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -29,6 +30,8 @@ class RouterConfig:
     virtual_ids: dict[str, str]
     # Accuracy tables of the efficient tiers, by their path relative to the data folder.
     accuracy: dict[str, AccuracyTable] = field(default_factory=dict)
+    # Named policies and organisations of `policies.yaml`, compiled against the catalog.
+    policies: PolicySet = NO_POLICIES
 
     def tier_of(self, model_id: str) -> str | None:
         return self.virtual_ids.get(model_id.strip().lower())
@@ -98,8 +101,8 @@ def cross_check(catalog: Catalog, tiers: TiersFile, filename: str = "tiers.yaml"
 
 
 def load_config(data_dir: Path | None = None) -> RouterConfig:
-    """Load `catalog.yaml` and `tiers.yaml` from `data_dir`; raises ConfigError listing
-    every problem, one line each."""
+    """Load `catalog.yaml`, `tiers.yaml` and (when present) `policies.yaml` from `data_dir`;
+    raises ConfigError listing every problem, one line each."""
     data_dir = data_dir or default_data_dir()
     catalog = load_catalog(data_dir / "catalog.yaml")
     tiers = load_tiers(data_dir / "tiers.yaml")
@@ -107,7 +110,9 @@ def load_config(data_dir: Path | None = None) -> RouterConfig:
     if problems:
         raise ConfigError(problems)
     accuracy = load_efficient_tables(data_dir, tiers)
-    return RouterConfig(catalog=catalog, tiers=tiers, virtual_ids=_virtual_ids(tiers), accuracy=accuracy)
+    policies = load_policies(data_dir / POLICY_FILE, catalog, tiers)
+    return RouterConfig(catalog=catalog, tiers=tiers, virtual_ids=_virtual_ids(tiers), accuracy=accuracy,
+                        policies=policies)
 
 
 def load_efficient_tables(data_dir: Path, tiers: TiersFile, filename: str = "tiers.yaml") -> dict[str, AccuracyTable]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from router.policy import Policy
 
 
 class ApiKind(StrEnum):
@@ -59,6 +62,9 @@ class RoutingRequest:
     # The efficient tier's classifier output (a `classifier.Prediction` or a mapping with
     # route_probs, difficulty_probs, route_key, difficulty, confidence); others ignore it.
     classification: Any = None
+    # The caller's compiled policy (`router.policy`): models it removes are never chosen,
+    # and its mode overrides pick the tier. None: no policy.
+    policy: Policy | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from router.contract import RoutingDecision, RoutingRequest
 from router.errors import UnknownModelError
 from router.filters import RouterState, filter_candidates
 from router.params import translate
+from router.policy import check_model, policy_tier
 from router.strategies import STRATEGIES, dedupe
 
 __all__ = ["RouterState", "filter_candidates", "resolve_tier", "route"]
@@ -38,17 +39,23 @@ def resolve_tier(request: RoutingRequest, config: RouterConfig, trace: list[str]
 
 def route(request: RoutingRequest, state: RouterState) -> RoutingDecision:
     """Decide which catalog model serves `request`. Raises UnknownModelError,
-    NoModelAvailableError or UnsupportedInputError (all RoutingError) when it cannot."""
+    NoModelAvailableError, UnsupportedInputError or PolicyError (all RoutingError) when it
+    cannot."""
     config = state.config
     trace: list[str] = []
     tier_name = resolve_tier(request, config, trace)
+    policy = request.policy
     if tier_name is None:
         model = config.catalog[request.requested_model.strip()]  # type: ignore[union-attr]
+        if policy is not None:
+            check_model(policy, model.id)
         return RoutingDecision(
             requested_model=request.requested_model, tier=None, model=model.id,
             litellm_model=model.litellm_model, fallbacks=(), params={},
             reason=tuple(trace), free=model.free,
         )
+    if policy is not None:
+        tier_name = policy_tier(policy, tier_name, request.mode, trace)
     tier = config.tiers.tiers[tier_name]
     proposal = STRATEGIES[tier.strategy].propose(tier_name, tier, request, state, trace)
     chain = filter_candidates(tier_name, dedupe(proposal.candidates), request, state, trace)

@@ -61,3 +61,16 @@ class UnsupportedInputError(RoutingError):
 
     code = "unsupported_input_modality"
     status = 400
+
+
+class PolicyError(RoutingError):
+    """A key's policy (router.policy) forbids what the request needs: the requested model or
+    every candidate of the tier (`policy_denied`), or the key names a policy the file does
+    not define (`unknown_policy`). The message names the policy; `policy` holds its name."""
+
+    code = "policy_denied"
+    status = 403
+
+    def __init__(self, policy: str, message: str, *, code: str | None = None):
+        super().__init__(message, code=code)
+        self.policy = policy

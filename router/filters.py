@@ -10,6 +10,7 @@ from router.catalog import Model
 from router.config import RouterConfig
 from router.contract import RoutingRequest
 from router.errors import NoModelAvailableError, UnsupportedInputError
+from router.policy import policy_filter
 
 MODALITY_CAPABILITY = {"image": "vision"}
 
@@ -30,9 +31,11 @@ def _accepts(model: Model, modalities: frozenset[str]) -> bool:
 def filter_candidates(
     tier: str, candidates: tuple[str, ...], request: RoutingRequest, state: RouterState, trace: list[str]
 ) -> tuple[str, ...]:
-    """Apply the filters every tier shares, in order: input modality, availability,
-    context window (when all are too small the largest wins)."""
+    """Apply the filters every tier shares, in order: the caller's policy, input modality,
+    availability, context window (when all are too small the largest wins)."""
     catalog = state.config.catalog
+    if request.policy is not None:
+        candidates = policy_filter(request.policy, tier, candidates, trace)
     modalities = request.required_modalities
     if modalities:
         kept = tuple(m for m in candidates if _accepts(catalog[m], modalities))

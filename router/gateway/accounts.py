@@ -95,6 +95,7 @@ DECISION_COLUMNS = (
 MIGRATIONS = (
     ("accounts", "allowed_fields", "TEXT NOT NULL DEFAULT ''"),
     ("usage", "provider_fields", "TEXT"),
+    ("accounts", "policy", "TEXT NOT NULL DEFAULT ''"),  # policy names, comma-separated (router.policy)
     *(("usage", name, kind) for name, kind in DECISION_COLUMNS),
 )
 
@@ -159,11 +160,13 @@ class AccountRow:
     balance: float
     created: float
     allowed_fields: frozenset[str] = frozenset()
+    policy: tuple[str, ...] = ()  # names in data/policies.yaml that apply to this key, in order
 
 
 def _account(row: tuple[Any, ...]) -> AccountRow:
     fields = frozenset(f for f in (row[4] or "").split(",") if f)
-    return AccountRow(int(row[0]), row[1], float(row[2]), float(row[3]), fields)
+    policy = tuple(p for p in (row[5] or "").split(",") if p)
+    return AccountRow(int(row[0]), row[1], float(row[2]), float(row[3]), fields, policy)
 
 
 def stored_text(value: str | None, limit: int = MAX_STORED_TEXT) -> str | None:
@@ -209,7 +212,7 @@ class UsageRow:
     decision: DecisionRecord | None = None  # what decided it (None: refused before routing)
 
 
-ACCOUNT_COLUMNS = "id, key_hint, balance, created, allowed_fields"
+ACCOUNT_COLUMNS = "id, key_hint, balance, created, allowed_fields, policy"
 
 
 def _decision_values(record: DecisionRecord | None) -> tuple[Any, ...]:
@@ -314,6 +317,13 @@ class Ledger:
             self._reopen_if_broken()
             cur = self._execute("UPDATE accounts SET allowed_fields = ? WHERE id = ?",
                                 (",".join(sorted(fields)), account_id))
+            return bool(cur.rowcount)
+
+    def set_policy(self, account_id: int, names: tuple[str, ...]) -> bool:
+        """Replace the policy names of an account (empty: none); False if no such account."""
+        with self._lock:
+            self._reopen_if_broken()
+            cur = self._execute("UPDATE accounts SET policy = ? WHERE id = ?", (",".join(names), account_id))
             return bool(cur.rowcount)
 
     def lookup(self, key: str) -> AccountRow | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,7 +21,9 @@ from router.contract import ApiKind
 from router.errors import AutotierError
 from router.gateway import wire
 from router.gateway.accounts import Ledger
-from router.gateway.catalog_view import models_listing
+from router.gateway.catalog_view import caller_policy, models_listing
+from router.gateway.changelog import TierChangelog, add_changelog_routes
+from router.gateway.dashboard import add_dashboard_routes
 from router.gateway.handlers import ErrorReply, Gateway, Trace
 from router.gateway.live_state import LiveState, LiveStateUnavailable, live_state_for
 from router.gateway.metrics import GatewayMetrics
@@ -44,13 +47,15 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
 
     The ledger is PostgreSQL when `settings.database_url` is set, else the SQLite file
     `settings.db_path` (LedgerUnavailable here if it cannot be opened). The live state is
-    `live`, else Redis when `settings.redis_url` is set, else in-process; an unreachable
+    `live`, else Redis when `settings.redis_url` is set, else the SQLite file
+    `settings.live_db_path` when set (workers on one machine), else in-process; an unreachable
     Redis fails the start-up (LiveStateUnavailable, also left in `app.state.startup_error`)."""
     holder = ConfigHolder(settings.data_dir)
-    live = live or live_state_for(settings.redis_url, refresh_s=settings.live_refresh_s,
+    live = live or live_state_for(settings.redis_url, settings.live_db_path, refresh_s=settings.live_refresh_s,
                                   session_ttl_s=settings.session_ttl_s)
     gateway = Gateway(settings, holder, Ledger(settings.database_url or settings.db_path), live,
                       GatewayMetrics(), upstream)
+    changelog = TierChangelog(gateway.ledger, holder)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,11 +70,13 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
             litellm = await asyncio.to_thread(load_litellm)
             gateway.upstream = Upstream(litellm, settings.mock_upstream, settings.upstream_timeout_s,
                                         settings.upstream_client)
+        changelog.watch_reloads()
+        await changelog.record_async("deploy")  # a no-op unless the mapping differs from the last recorded
         watcher = asyncio.create_task(holder.watch(settings.reload_poll_s)) if watch else None
         sweeper = asyncio.create_task(_release_stale_holds(gateway))
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, holder.reload)
+            loop.add_signal_handler(signal.SIGHUP, holder.reload, "SIGHUP")
         app.state.ready = True
         try:
             yield
@@ -93,6 +100,8 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
     _add_error_handlers(app, gateway)
     _add_proxy_routes(app, gateway)
     _add_service_routes(app, gateway)
+    add_changelog_routes(app, changelog, PREFIXES)
+    add_dashboard_routes(app, gateway)  # /dashboard, admin only (docs/gateway.md#dashboard)
     return app
 
 
@@ -134,9 +143,14 @@ def _proxy(gateway: Gateway, api: ApiKind) -> Any:
 
 
 def _models(gateway: Gateway) -> Any:
-    async def endpoint() -> JSONResponse:
-        """Every virtual tier and catalog model (OpenRouter schema + Kilo extensions)."""
-        return JSONResponse(models_listing(gateway.config.config))
+    async def endpoint(request: Request) -> JSONResponse:
+        """Every virtual tier and catalog model (OpenRouter schema + Kilo extensions); for a
+        key with a policy, only what it may use."""
+        holder = gateway.config
+        config, version = holder.config, holder.mapping_version  # one config, before any await
+        policy = await caller_policy(request, gateway.ledger, config)
+        body = {**models_listing(config, policy), "mapping_version": version}
+        return JSONResponse(body, headers={"x-autotier-mapping-version": version})
 
     return endpoint
 
@@ -150,10 +164,12 @@ def _add_service_routes(app: FastAPI, gateway: Gateway) -> None:
     @app.get("/readyz", tags=["service"])
     async def readyz() -> JSONResponse:
         """Ready to serve: config loaded and the upstream layer imported. `live_state`:
-        in-process, redis, or redis-degraded (Redis unreachable; still serving, see docs)."""
+        in-process, redis, redis-degraded (Redis unreachable; still serving, see docs), sqlite
+        or sqlite-degraded (`--workers N`); `pid`: the worker process that answered."""
         ready = bool(app.state.ready) and gateway.upstream is not None
         body = {"status": "ready" if ready else "starting", "config_version": gateway.config.version,
-                "config_error": gateway.config.last_error, "live_state": gateway.live.health()}
+                "config_error": gateway.config.last_error, "live_state": gateway.live.health(),
+                "pid": os.getpid()}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["service"])
@@ -181,7 +197,7 @@ def _add_service_routes(app: FastAPI, gateway: Gateway) -> None:
                 raise wire.bad_request("field 'model' must be a string", "invalid_type")
             api = ApiKind(api_name)
             routing, _ = await gateway.routing_request(api, request, body, trace)
-            return JSONResponse(gateway.decide(routing).to_dict())
+            return JSONResponse(gateway.decide(routing, explain=True).to_dict())
         except ErrorReply as reply:
             err = reply.error
             return JSONResponse(wire.error_body(ApiKind.CHAT, err.status, err.code, err.message),

@@ -1,14 +1,21 @@
 """The `/models` listing: OpenRouter's schema plus the Kilo extensions its CLI reads
 (`isFree`, `preferredIndex`, `autoRouting.models`, `opencode.family`,
-`opencode.ai_sdk_provider`), for every virtual tier and every catalog model."""
+`opencode.ai_sdk_provider`), for every virtual tier and every catalog model, or, for a
+key with a policy (router.policy), only what that key may use."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+from starlette.requests import Request
 
 from router.catalog import Model
 from router.config import RouterConfig
 from router.contract import ApiKind
+from router.gateway.accounts import Ledger
+from router.gateway.intake import ANONYMOUS_KEYS, api_key
+from router.policy import Policy
 from router.tiers import EfficientTier, RuleTier, StickyTier
 
 CREATED = 1767225600  # 2026-01-01: a fixed stamp, so the listing is stable
@@ -99,9 +106,8 @@ def _model_entry(model: Model, index: int) -> dict[str, Any]:
     return entry
 
 
-def _tier_entry(config: RouterConfig, name: str, index: int) -> dict[str, Any]:
+def _tier_entry(config: RouterConfig, name: str, index: int, ids: list[str]) -> dict[str, Any]:
     tier = config.tiers.tiers[name]
-    ids = tier_models(config, name)
     models = [config.catalog[m] for m in ids]
     first = models[0]
     windows = [m.context_window for m in models if m.context_window]
@@ -132,9 +138,28 @@ def _tier_entry(config: RouterConfig, name: str, index: int) -> dict[str, Any]:
     }
 
 
-def models_listing(config: RouterConfig) -> dict[str, Any]:
-    """`{"object": "list", "data": [...]}`: tiers first (in file order), then the catalog."""
-    data = [_tier_entry(config, name, i) for i, name in enumerate(config.tiers.tiers)]
+def models_listing(config: RouterConfig, policy: Policy | None = None) -> dict[str, Any]:
+    """`{"object": "list", "data": [...]}`: tiers first (in file order), then the catalog.
+    With a policy: only the models it allows, and only tiers left with one (`policy` names it)."""
+    allowed = policy.allowed if policy is not None else None
+    tiers = [(name, [m for m in tier_models(config, name) if allowed is None or m in allowed])
+             for name in config.tiers.tiers]
+    data = [_tier_entry(config, name, i, ids) for i, (name, ids) in enumerate(t for t in tiers if t[1])]
     offset = len(data)
-    data += [_model_entry(m, offset + i) for i, m in enumerate(config.catalog)]
-    return {"object": "list", "data": data}
+    models = [m for m in config.catalog if allowed is None or m.id in allowed]
+    data += [_model_entry(m, offset + i) for i, m in enumerate(models)]
+    listing: dict[str, Any] = {"object": "list", "data": data}
+    if policy is not None:
+        listing["policy"] = policy.name
+    return listing
+
+
+async def caller_policy(request: Request, ledger: Ledger, config: RouterConfig) -> Policy | None:
+    """The policy of the key a listing request sends; None when it sends none, an unknown
+    one (the listing is public) or a key without a policy. PolicyError for a key whose
+    policy the file does not define."""
+    key = api_key(request)
+    if key.lower() in ANONYMOUS_KEYS:
+        return None
+    row = await asyncio.to_thread(ledger.lookup, key)
+    return config.policies.effective(row.policy) if row is not None else None

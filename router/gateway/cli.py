@@ -4,14 +4,12 @@ LiteLLM is imported by the app at start-up, never here."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from router.errors import ConfigError
@@ -42,6 +40,9 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-url", default=os.environ.get("AUTOTIER_REDIS_URL") or None, metavar="URL",
                    help="redis://... shared by several gateway processes for cooldowns, rate limits and "
                         "sessions (default $AUTOTIER_REDIS_URL; none: in-process)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="gateway processes serving the port (default: the number of cores); without "
+                        "--redis-url they share rate limits, cooldowns and sessions through DB.live.db")
     p.add_argument("--data-dir", type=Path, default=None, help="folder with catalog.yaml and tiers.yaml")
     p.add_argument("--anonymous-per-hour", type=int, default=200,
                    help="anonymous requests per hour per client IP on free models")
@@ -76,9 +77,13 @@ def _serve_parser() -> argparse.ArgumentParser:
 def serve(argv: list[str]) -> int:
     args = _serve_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from router.gateway import demo
+    from router.gateway import demo, workers
     from router.gateway.settings import GatewaySettings, parse_networks
 
+    if args.workers is not None and args.workers < 1:
+        print("autotier serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    n_workers = args.workers or workers.default_workers()
     child = None
     mock = args.mock_upstream
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal; with the default
@@ -88,9 +93,11 @@ def serve(argv: list[str]) -> int:
         if args.demo and not mock:
             child, mock = demo.start_mock_upstream(args.host)
             print(f"demo: mock upstream at {mock}", flush=True)
+        # Several workers without Redis share live state through a file next to the ledger.
+        live_db = args.db.with_name(args.db.stem + ".live.db") if n_workers > 1 and not args.redis_url else None
         settings = GatewaySettings(
             data_dir=args.data_dir, db_path=args.db, mock_upstream=mock,
-            database_url=args.database_url, redis_url=args.redis_url,
+            database_url=args.database_url, redis_url=args.redis_url, live_db_path=live_db,
             anonymous_per_hour=args.anonymous_per_hour,
             trusted_proxies=parse_networks(args.trusted_proxy), max_body_bytes=args.max_body_bytes,
             upstream_timeout_s=args.upstream_timeout, upstream_client=args.upstream_client,
@@ -99,63 +106,30 @@ def serve(argv: list[str]) -> int:
             header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout,
             reload_poll_s=args.reload_poll, classifier=args.classifier,
         )
-        return _run(settings, args.host, args.port, args.log_level)
+        lines: list[str] = []
+        if args.demo:
+            stored = demo.key_file(args.db)
+            key, created = demo.demo_key(args.database_url or args.db, stored)
+            lines = demo.client_lines("{url}", key, stored, created)
+
+        def announce(url: str) -> None:
+            shown = f" ({n_workers} workers)" if n_workers > 1 else ""
+            print(f"autotier gateway listening on {url}{shown}", flush=True)
+            for line in lines:
+                print(line.replace("{url}", url), flush=True)
+            where = "--database-url URL" if args.database_url else f"--db {args.db}"
+            print(f"dashboard: {url}/dashboard (admin token: `autotier admin {where} token`"
+                  f"{' or $AUTOTIER_ADMIN_TOKEN' if os.environ.get('AUTOTIER_ADMIN_TOKEN') else ''})", flush=True)
+
+        if n_workers > 1:
+            return workers.run_workers(settings, args.host, args.port, args.log_level, n_workers, announce)
+        return workers.run_single(settings, args.host, args.port, args.log_level, announce)
     except (ConfigError, ValueError, RuntimeError, OSError) as exc:
         print(f"autotier serve: {exc}", file=sys.stderr)
         return 2
     finally:
         if child is not None:
             demo.stop(child)
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when installed (uvicorn[standard] brings it), else asyncio's."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover
-        return None
-    return uvloop.new_event_loop
-
-
-def _run(settings: object, host: str, port: int, log_level: str) -> int:
-    import uvicorn
-
-    from router.gateway.app import create_app
-    from router.gateway.http_limits import limited_protocol
-    from router.listen import bind_socket
-
-    app = create_app(settings)  # type: ignore[arg-type]
-    sock = bind_socket(host, port)
-    bound = sock.getsockname()[1]
-    limits = app.state.gateway.settings
-    # proxy_headers=False: X-Forwarded-For is trusted only per --trusted-proxy (intake.client_ip).
-    config = uvicorn.Config(app, log_level=log_level.lower(), access_log=False, lifespan="on",
-                            proxy_headers=False,
-                            http=limited_protocol(limits.max_header_bytes, limits.max_headers, limits.header_timeout_s))
-    server = uvicorn.Server(config)
-
-    async def main() -> None:
-        # Connect the live state before serving, to fail with one clear line (e.g. Redis
-        # unreachable); the app's lifespan finds it started.
-        await app.state.gateway.live.start()
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.05)
-        if server.started:
-            shown = f"[{host}]" if ":" in host else host
-            print(f"autotier gateway listening on http://{shown}:{bound}", flush=True)
-        await task
-
-    try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(main())
-    except SystemExit:  # uvicorn exits this way when the lifespan start-up fails
-        if server.started:
-            raise
-    if not server.started:
-        # e.g. Redis unreachable: the lifespan refused to start (uvicorn logged it too).
-        raise RuntimeError(app.state.startup_error or "the gateway did not start (see the log above)")
-    return 0
 
 
 def accounts(argv: list[str]) -> int:
@@ -176,6 +150,9 @@ def accounts(argv: list[str]) -> int:
     f.add_argument("names", nargs="*", metavar="NAME")
     u = sub.add_parser("usage", help="print the latest usage-ledger rows as JSON lines")
     u.add_argument("--limit", type=int, default=50)
+    from router.gateway.account_policy import add_policy_parser, policy_command
+
+    add_policy_parser(sub)
     args = p.parse_args(argv)
 
     from router.gateway.accounts import Ledger
@@ -200,11 +177,14 @@ def accounts(argv: list[str]) -> int:
                 print(f"autotier accounts: no account {args.id}", file=sys.stderr)
                 return 1
             print(f"account {args.id} may send: {', '.join(sorted(args.names)) or 'the default fields only'}")
+        elif args.command == "policy":
+            return policy_command(ledger, args)
         elif args.command == "list":
             rows = ledger.accounts()
             if args.json:
                 print(json.dumps([{"id": r.id, "key_hint": r.key_hint, "balance": r.balance,
-                                   "created": r.created, "allowed_fields": sorted(r.allowed_fields)} for r in rows]))
+                                   "created": r.created, "allowed_fields": sorted(r.allowed_fields),
+                                   "policy": list(r.policy)} for r in rows]))
             else:
                 print(f"{'id':>4}  {'key':12}  {'balance (USD)':>14}  created")
                 for r in rows:

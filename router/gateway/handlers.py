@@ -125,6 +125,8 @@ class Gateway:
             account=caller.account, estimated_prompt_tokens=wire.estimated_tokens(api, body),
             required_modalities=wire.modalities(api, body), previous_model=previous,
             classification=classification,
+            # The key's policy (data/policies.yaml); PolicyError for a name the file lacks.
+            policy=self.config.config.policies.effective(caller.row.policy) if caller.row else None,
         )
         return routing, caller
 

@@ -36,7 +36,8 @@ class LiveState(Protocol):
     async def close(self) -> None: ...
 
     def health(self) -> str:
-        """'in-process', 'redis', or 'redis-degraded' (Redis unreachable: local fallback)."""
+        """'in-process', 'redis', 'redis-degraded' (Redis unreachable: local fallback),
+        'sqlite' or 'sqlite-degraded' (shared_state.SqliteState)."""
 
     def cool_down(self, model_id: str, seconds: float, now: float) -> None:
         """Keep `model_id` out of routing until `now + seconds` (a longer cooldown wins).
@@ -325,6 +326,14 @@ class RedisState:
         return result
 
 
-def live_state_for(redis_url: str | None, **options: Any) -> LiveState:
-    """`RedisState(redis_url, **options)` when a URL is given, else `InProcessState()`."""
-    return RedisState(redis_url, **options) if redis_url else InProcessState()
+def live_state_for(redis_url: str | None, shared_path: Any = None, **options: Any) -> LiveState:
+    """`RedisState(redis_url, **options)` when a URL is given; else, with `shared_path` (a
+    file, for several processes on one machine), `shared_state.SqliteState`; else
+    `InProcessState()`."""
+    if redis_url:
+        return RedisState(redis_url, **options)
+    if shared_path is not None:
+        from router.gateway.shared_state import SqliteState
+
+        return SqliteState(shared_path, **options)
+    return InProcessState()

@@ -6,21 +6,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from router.config import RouterConfig, default_data_dir, load_config
 from router.errors import ConfigError
+from router.tier_changes import Snapshot, mapping_snapshot, mapping_version
 
 log = logging.getLogger("autotier.gateway")
-WATCHED = ("catalog.yaml", "tiers.yaml")
+WATCHED = ("catalog.yaml", "tiers.yaml", "policies.yaml")
 
 
 class ConfigHolder:
-    """Holds the current `RouterConfig`; `reload()` swaps it atomically."""
+    """Holds the current `RouterConfig`; `reload()` swaps it atomically. `mapping` is the
+    tier mapping's snapshot and `mapping_version` its content hash (router.tier_changes);
+    `listeners` are called with the reload's source after each successful reload."""
 
     def __init__(self, data_dir: Path | None = None):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.config: RouterConfig = load_config(self.data_dir)
+        self.mapping: Snapshot = mapping_snapshot(self.config.tiers)
+        self.mapping_version = mapping_version(self.mapping)
+        self.listeners: list[Callable[[str], None]] = []
         self.version = 1
         self.last_error: str | None = None
         self._stamps = self._read_stamps()
@@ -36,8 +43,9 @@ class ConfigHolder:
                 stamps.append(None)
         return tuple(stamps)
 
-    def reload(self) -> bool:
-        """Re-read the files; True if the new config is live. A bad file keeps the old one."""
+    def reload(self, source: str = "reload") -> bool:
+        """Re-read the files; True if the new config is live. A bad file keeps the old one.
+        `source` (e.g. "file change", "SIGHUP") is passed to the listeners."""
         self._stamps = self._read_stamps()
         try:
             config = load_config(self.data_dir)
@@ -50,9 +58,17 @@ class ConfigHolder:
             log.error("config reload rejected, previous config stays live: %s", self.last_error)
             return False
         self.config = config
+        self.mapping = mapping_snapshot(config.tiers)
+        self.mapping_version = mapping_version(self.mapping)
         self.version += 1
         self.last_error = None
-        log.info("config reloaded from %s (version %d)", self.data_dir, self.version)
+        log.info("config reloaded from %s (version %d, tier mapping %s)", self.data_dir, self.version,
+                 self.mapping_version)
+        for listener in self.listeners:
+            try:
+                listener(source)
+            except Exception:  # noqa: BLE001 - a listener's failure must not undo a good reload
+                log.exception("config reload listener failed")
         return True
 
     def changed(self) -> bool:
@@ -63,4 +79,4 @@ class ConfigHolder:
         while True:
             await asyncio.sleep(interval_s)
             if self.changed():
-                self.reload()
+                self.reload("file change")

@@ -31,7 +31,8 @@ class GatewaySettings:
 
     Scale-out: `database_url` (postgresql://...) puts accounts and the ledger in PostgreSQL
     instead of the SQLite file `db_path`; `redis_url` shares cooldowns, rate-limit counters
-    and session stickiness between gateway processes (None: in this process only).
+    and session stickiness between gateway processes; without it, `live_db_path` shares them
+    between the processes of one machine through a SQLite file (both None: this process only).
     `live_refresh_s` is how often the shared cooldowns are re-read; `session_ttl_s` how long
     an idle session is remembered in Redis.
 
@@ -52,6 +53,7 @@ class GatewaySettings:
     db_path: Path = Path("autotier.db")
     database_url: str | None = None
     redis_url: str | None = None
+    live_db_path: Path | None = None  # SQLite file shared by the workers of one machine (no Redis)
     live_refresh_s: float = 0.5
     session_ttl_s: float = 86_400.0
     mock_upstream: str | None = None

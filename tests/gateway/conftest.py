@@ -73,7 +73,7 @@ def start_gateway(mock: MockUpstreamHandle, folder: Path, *flags: str) -> Iterat
     db = folder / "gateway.db"
     command = [sys.executable, "-m", "router.cli", "serve", "--host", "127.0.0.1", "--port", "0",
                "--mock-upstream", mock.url, "--db", str(db), "--data-dir", str(data_dir),
-               "--log-level", "warning", *flags]
+               "--log-level", "warning", "--workers", "1", *flags]  # one process unless flags say otherwise
     with running_process(command, url_pattern=GATEWAY_LINE, health_path="/readyz",
                          start_timeout_s=60) as proc:
         yield GatewayHandle(proc.url, db, data_dir, proc)

@@ -154,12 +154,13 @@ def test_cli_accounts_against_postgres(pg):
 # ---- three gateway processes ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cluster(mock_upstream_process, tmp_path_factory, redis_url, pg) -> Iterator[list[GatewayHandle]]:
-    """Three gateways sharing one Redis and one PostgreSQL database; anonymous limit 5/hour."""
+    """Three gateways sharing one Redis and one PostgreSQL database; anonymous limit 5/hour;
+    one caller's provider failure cools a model down (`--cooldown-after 1`)."""
     redis.Redis.from_url(redis_url).flushdb()
     database = pg.create_database("cluster")
     folder = tmp_path_factory.mktemp("cluster")
     flags = ("--redis-url", redis_url, "--database-url", database, "--anonymous-per-hour", "5",
-             "--trusted-proxy", "127.0.0.1/32")
+             "--trusted-proxy", "127.0.0.1/32", "--cooldown-after", "1")
     with ExitStack() as stack:
         handles = [stack.enter_context(start_gateway(mock_upstream_process, folder, *flags)) for _ in range(3)]
         for handle in handles:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from router.config import PACKAGE_DATA
 
-CONFIG_FILES = ("catalog.yaml", "tiers.yaml", "accuracy")
+CONFIG_FILES = ("catalog.yaml", "tiers.yaml", "policies.yaml", "accuracy")
 
 
 def copy_config(dest: Path) -> Path:
-    """Copy everything `load_config` reads (catalog, tiers, accuracy tables) into `dest`."""
+    """Copy everything `load_config` reads (catalog, tiers, policies, accuracy tables) into `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in CONFIG_FILES:
         source = PACKAGE_DATA / name
