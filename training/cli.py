@@ -1,7 +1,8 @@
 """`autotier train`: build the data set, fit and evaluate the heads, export, track in MLflow.
 
 autotier train [--embedder static|minilm-int8|PATH] [--subset N] [--no-promote]
-               [--export PATH] [--no-curve] [--no-track] [--lenient]
+               [--export PATH] [--baseline PATH|default|none] [--no-shapes]
+               [--no-curve] [--no-track] [--lenient]
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from classifier.artefact import DEFAULT_ARTEFACT
 from training.dataset import DEFAULT_LABELS_DIR
 
 
@@ -45,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="raw data root (default: AUTOTIER_DATA_ROOT, ../shared/data, data/raw)",
     )
+    ap.add_argument(
+        "--baseline",
+        default="default",
+        metavar="PATH|default|none",
+        help="the artefact to beat while the registry has no champion (default: the shipped "
+        "classifier/artefacts/default; none: the first model is promoted)",
+    )
+    ap.add_argument("--no-shapes", action="store_true", help="train and validate on plain prompts only")
     ap.add_argument("--no-curve", action="store_true", help="skip the learning curve")
     ap.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     ap.add_argument("--lenient", action="store_true", help="skip invalid label rows (listed) instead of failing")
@@ -70,6 +80,13 @@ def _print_summary(res) -> None:  # type: ignore[no-untyped-def]
             f"  {src:<14}{s['n']:>5}{s['task_type_accuracy']:>10.3f}{s['route_key_accuracy']:>11.3f}"
             f"{s['difficulty_accuracy']:>11.3f}"
         )
+    if res.report.get("per_shape"):
+        print("per shape (validation rows wrapped as the Kilo CLI sends them): task_type  route_key  difficulty")
+        for name, s in {**res.report["per_shape"], "all shapes (gate)": res.report["shaped"]}.items():
+            print(
+                f"  {name:<18}{s['task_type_accuracy']:>10.3f}{s['route_key_accuracy']:>11.3f}"
+                f"{s['difficulty_accuracy']:>11.3f}"
+            )
     lat = res.metrics
     print(
         f"decision latency (1,000 chars, predict): p50 {lat['latency_p50_ms']:.3f} ms, "
@@ -91,6 +108,10 @@ def _print_summary(res) -> None:  # type: ignore[no-untyped-def]
         held = " (not applied: --no-promote)" if t.verdict.promote and not t.promoted else ""
         print(f"gate ({t.champion_note}): {t.verdict.reason}{held}")
         print(f"browse: mlflow ui --backend-store-uri {t.uri}")
+    if res.exported is not None:
+        print(f"exported: {res.exported}")
+    elif res.export_note:
+        print(res.export_note)
     print(f"done in {res.seconds:.1f} s")
 
 
@@ -100,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.fit import HeadTrainer
     from training.pipeline import TrainConfig, train
 
+    baseline = {"default": DEFAULT_ARTEFACT, "none": None}.get(args.baseline, Path(args.baseline))
     cfg = TrainConfig(
         embedder=args.embedder,
         subset=args.subset,
@@ -113,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         run_dir=args.output_dir,
         trainer=HeadTrainer(class_weight=None if args.class_weight == "none" else "balanced", folds=args.folds),
         progress=not args.quiet,
+        shaped=not args.no_shapes,
+        baseline=baseline,
     )
     try:
         res = train(cfg)

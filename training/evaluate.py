@@ -96,6 +96,24 @@ def evaluate(clf: Classifier, examples: list[Example], x: np.ndarray | None = No
     }
 
 
+def evaluate_shapes(
+    clf: Classifier, sets: dict[str, list[Example]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any], list[Example]]:
+    """(metrics per shape, metrics pooled over every shape, the pooled rows).
+
+    The pooled rows are the shaped validation set the promotion gate scores.
+    """
+    per: dict[str, dict[str, Any]] = {}
+    xs, rows = [], []
+    for name, examples in sets.items():
+        x = clf.features([e.request for e in examples])
+        per[name] = evaluate(clf, examples, x)["metrics"]
+        xs.append(x)
+        rows.extend(examples)
+    pooled = evaluate(clf, rows, np.concatenate(xs))["metrics"]
+    return per, pooled, rows
+
+
 def plot_confusion(truth: list[str], pred: list[str], labels: list[str], path: Path, title: str) -> None:
     """Row-normalised confusion matrix (rows: true label) as a PNG."""
     from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone

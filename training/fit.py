@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm import tqdm
 
 from classifier.features import Featuriser
@@ -102,14 +102,22 @@ def cross_validate(
     seed: int,
     desc: str,
     progress: bool = True,
+    groups: np.ndarray | None = None,
 ) -> HeadReport:
-    """k-fold CV over C; out-of-fold logits of the best C feed temperature scaling."""
+    """k-fold CV over C; out-of-fold logits of the best C feed temperature scaling.
+
+    `groups`: rows of one group (a labelled prompt and its wrapped copies) stay in one
+    fold, so a copy never scores its own twin.
+    """
     # Classes rarer than `folds` only draw a warning; a fold may then miss them.
     k = max(2, min(folds, int(np.bincount(y).max())))
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # classes with fewer rows than folds
-        splits = list(splitter.split(x, y))
+        if groups is None:
+            splits = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y))
+        else:
+            splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+            splits = list(splitter.split(x, y, groups))
     acc: dict[float, float] = {}
     oof: dict[float, np.ndarray] = {}
     bar = tqdm(total=len(cs) * len(splits), desc=f"cv {desc}", leave=False, disable=not progress)
@@ -135,7 +143,7 @@ class HeadTrainer:
     fit a temperature on out-of-fold logits (else T = 1).
     """
 
-    cs: tuple[float, ...] = (0.001, 0.002, 0.005, 0.01)
+    cs: tuple[float, ...] = (0.0005, 0.001, 0.003, 0.01, 0.03)
     class_weight: str | None = None
     folds: int = 4
     calibrate: bool = True
@@ -159,7 +167,9 @@ class HeadTrainer:
         y_difficulty: np.ndarray,
         route_labels: list[str],
         difficulty_labels: list[str],
+        groups: np.ndarray | None = None,
     ) -> Heads:
+        """Fit both heads; `groups` (one id per row) keeps twins in one CV fold."""
         heads = []
         for name, y, labels in (
             ("route", y_route, route_labels),
@@ -167,7 +177,7 @@ class HeadTrainer:
         ):
             if len(self.cs) > 1 or self.calibrate:
                 rep = cross_validate(
-                    x, y, len(labels), self.cs, self.class_weight, self.folds, self.seed, name, self.progress
+                    x, y, len(labels), self.cs, self.class_weight, self.folds, self.seed, name, self.progress, groups
                 )
                 self.reports[name] = rep
                 c, t = rep.best_c, (rep.temperature if self.calibrate else 1.0)

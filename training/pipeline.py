@@ -19,10 +19,11 @@ from classifier.model import Classifier, Embedder
 from classifier.taxonomy import Taxonomy, load_taxonomy
 from training.dataset import DEFAULT_LABELS_DIR, Dataset, build_dataset, with_bare_views
 from training.embedding_cache import DEFAULT_CACHE_DIR, EmbeddingCache
-from training.evaluate import evaluate, measure_latency, plot_confusion, sample_request
+from training.evaluate import evaluate, evaluate_shapes, measure_latency, plot_confusion, sample_request
 from training.export import copy_artefact, git_commit, write_artefact
 from training.fit import HeadTrainer, featurise
 from training.learning_curve import learning_curve, verdict, write_learning_curve
+from training.shaped_data import prompt_pool, training_views, validation_sets
 from training.sources import REPO_ROOT
 
 EMBEDDER_NAMES = ("static", "minilm-int8")
@@ -56,6 +57,8 @@ class TrainConfig:
     curve: bool = True
     latency_n: int = 1000
     bare_views: bool = True
+    shaped: bool = True  # train and validate on rows wrapped in the captured CLI shapes too
+    baseline: Path | None = DEFAULT_ARTEFACT  # the model to beat while the registry has no champion
     run_dir: Path | None = None
     cache_dir: Path | None = DEFAULT_CACHE_DIR
     trainer: HeadTrainer = field(default_factory=HeadTrainer)
@@ -74,6 +77,8 @@ class TrainResult:
     curve: list[dict[str, float]]
     tracking: Any = None
     seconds: float = 0.0
+    exported: Path | None = None
+    export_note: str = ""
 
 
 def _labels(examples: list[Any], attr: str, labels: list[str]) -> np.ndarray:
@@ -89,7 +94,7 @@ def _uncalibrated(heads: Heads) -> Heads:
 
 def _write_reports(folder: Path, report: dict[str, Any], clf: Classifier, taxonomy: Taxonomy, extra: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    body = {k: report[k] for k in ("metrics", "per_source", "per_class")} | extra
+    body = {k: report[k] for k in ("metrics", "per_source", "per_class", "per_shape", "shaped") if k in report} | extra
     (folder / "evaluation.json").write_text(json.dumps(body, indent=2) + "\n")
     truth, pred = report["truth"], report["pred"]
     plot_confusion(
@@ -118,7 +123,14 @@ def _write_reports(folder: Path, report: dict[str, Any], clf: Classifier, taxono
 def flat_metrics(
     report: dict[str, Any], cv: dict[str, Any], latency: dict[str, float], uncal: dict[str, Any]
 ) -> dict[str, float]:
+    """MLflow metrics: `val_*` plain validation, `val_shaped_*` all shapes pooled (the gate's
+    set), `val_shape_<name>_*` per shape, `val_source_*`, CV, calibration and latency."""
     out = {f"val_{k}": float(v) for k, v in report["metrics"].items()}
+    for k, v in (report.get("shaped") or {}).items():
+        out[f"val_shaped_{k}"] = float(v)
+    for name, m in (report.get("per_shape") or {}).items():
+        for k in ("task_type_accuracy", "route_key_accuracy", "difficulty_accuracy"):
+            out[f"val_shape_{name.replace('+', '_')}_{k}"] = float(m[k])
     for src, m in report["per_source"].items():
         for k, v in m.items():
             out[f"val_source_{src}_{k}"] = float(v)
@@ -139,6 +151,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     ds = build_dataset(taxonomy, cfg.labels_dir, cfg.data_root, cfg.strict, cfg.subset)
     train_rows = with_bare_views(ds.train) if cfg.bare_views else ds.train
     val_rows = ds.val
+    val_sets = {"plain": val_rows}
+    if cfg.shaped:
+        train_rows = training_views(train_rows)
+        val_sets = validation_sets(val_rows, prompt_pool(ds.train))
     if not train_rows or not val_rows:
         raise ValueError(f"need training and validation rows, got {len(train_rows)} / {len(val_rows)}")
     embedder = resolve_embedder(cfg.embedder)
@@ -149,9 +165,13 @@ def train(cfg: TrainConfig) -> TrainResult:
     y_route, y_diff = _labels(train_rows, "route_key", routes), _labels(train_rows, "difficulty", diffs)
     trainer = cfg.trainer
     trainer.progress = cfg.progress
-    heads = trainer.fit(x_tr, y_route, y_diff, routes, diffs)
+    groups = np.array([e.key.split("#", 1)[0] for e in train_rows])  # a row and its wrapped copies
+    heads = trainer.fit(x_tr, y_route, y_diff, routes, diffs, groups)
     clf = Classifier(embedder, heads, cfg.featuriser, taxonomy)
     report = evaluate(clf, val_rows, x_val)
+    gate_rows = val_rows
+    if len(val_sets) > 1:
+        report["per_shape"], report["shaped"], gate_rows = evaluate_shapes(clf, val_sets)
     uncal = evaluate(Classifier(embedder, _uncalibrated(heads), cfg.featuriser, taxonomy), val_rows, x_val)["metrics"]
     latency = measure_latency(clf, sample_request(1000), cfg.latency_n)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -193,6 +213,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         "n_val": len(val_rows),
         "metrics": {k: v for k, v in metrics.items() if not k.startswith("val_source_")},
         "per_source": report["per_source"],
+        "per_shape": report.get("per_shape", {}),
         "trainer": trainer.params(),
     }
     artefact_dir = write_artefact(run_dir / "artefact", heads, cfg.featuriser, taxonomy, embedder, manifest_extra)
@@ -212,6 +233,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             "rows_by_method": json.dumps(ds.stats["by_method"]),
             **trainer.params(),
             "synthetic_bare_views": cfg.bare_views,
+            "shaped_views": cfg.shaped,
             **{f"features_{k}": v for k, v in cfg.featuriser.config().items()},
         }
         tags = {
@@ -220,8 +242,15 @@ def train(cfg: TrainConfig) -> TrainResult:
             "embedder": embedder.name,
             "run_name": f"{embedder.name}-{stamp}",
         }
-        result.tracking = log_training(params, metrics, tags, artefact_dir, report_dir, val_rows, promote=cfg.promote)
+        result.tracking = log_training(
+            params, metrics, tags, artefact_dir, report_dir, gate_rows, promote=cfg.promote, baseline=cfg.baseline
+        )
     if cfg.export is not None:
-        copy_artefact(artefact_dir, Path(cfg.export))
+        # The exported (shipped) artefact is the champion: only a model the gate promoted
+        # replaces it. Without tracking there is no gate and the export is the caller's call.
+        if result.tracking is None or result.tracking.promoted:
+            result.exported = copy_artefact(artefact_dir, Path(cfg.export))
+        else:
+            result.export_note = f"not exported to {cfg.export}: the gate kept the champion"
     result.seconds = time.perf_counter() - t0
     return result

@@ -55,11 +55,17 @@ def _champion_version(client: Any) -> Any | None:
         return None
 
 
-def champion_metrics(client: Any, val: list[Example]) -> tuple[dict[str, Any] | None, str]:
-    """The champion's scores on *this* validation split (falls back to its logged ones)."""
+def champion_metrics(
+    client: Any, val: list[Example], baseline: Path | None = None
+) -> tuple[dict[str, Any] | None, str]:
+    """The champion's scores on *this* validation split (falls back to its logged ones).
+
+    With no champion in the registry, `baseline` (an artefact folder, e.g. the shipped
+    default) is the model to beat; None: the first model wins.
+    """
     mv = _champion_version(client)
     if mv is None:
-        return None, "no champion"
+        return _baseline_metrics(val, baseline) if baseline is not None else (None, "no champion")
     try:
         from classifier import load
         from training.evaluate import evaluate
@@ -68,8 +74,19 @@ def champion_metrics(client: Any, val: list[Example]) -> tuple[dict[str, Any] | 
         return evaluate(clf, val)["metrics"], f"version {mv.version} re-scored on this split"
     except Exception as exc:  # champion not loadable here: use what it logged
         run = client.get_run(mv.run_id)
-        logged = {k[4:]: v for k, v in run.data.metrics.items() if k.startswith("val_")}
+        logged = metrics_for_gate(dict(run.data.metrics))
         return logged or None, f"version {mv.version} logged scores ({exc.__class__.__name__})"
+
+
+def _baseline_metrics(val: list[Example], baseline: Path) -> tuple[dict[str, Any] | None, str]:
+    try:
+        from classifier import load
+        from training.evaluate import evaluate
+
+        scores = evaluate(load(baseline), val)["metrics"]
+        return scores, f"no registered champion: artefact {baseline} re-scored on this split"
+    except Exception as exc:  # baseline not loadable: the first model wins
+        return None, f"no champion ({exc.__class__.__name__} loading {baseline})"
 
 
 @dataclass(frozen=True)
@@ -91,13 +108,18 @@ def log_training(
     val: list[Example],
     promote: bool = True,
     uri: str | None = None,
+    baseline: Path | None = None,
 ) -> TrackingOutcome:
-    """Log one run, register its artefact as a new version, move the alias if it wins."""
+    """Log one run, register its artefact as a new version, move the alias if it wins.
+
+    `val`: the rows both models are scored on (the shaped validation set); `baseline`:
+    the artefact to beat while the registry has no champion (see champion_metrics).
+    """
     import mlflow
 
     uri = uri or tracking_uri()
     client = setup(uri)
-    champion, note = champion_metrics(client, val)
+    champion, note = champion_metrics(client, val, baseline)
     verdict = promotion_verdict(metrics_for_gate(metrics), champion)
     with mlflow.start_run(run_name=tags.get("run_name")) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
@@ -119,4 +141,6 @@ def log_training(
 
 
 def metrics_for_gate(metrics: dict[str, float]) -> dict[str, float]:
-    return {k[4:]: v for k, v in metrics.items() if k.startswith("val_")}
+    """The scores the gate compares: the shaped validation set's when the run has one."""
+    prefix = "val_shaped_" if any(k.startswith("val_shaped_") for k in metrics) else "val_"
+    return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}

@@ -17,6 +17,16 @@ class MockConfigError(ValueError):
     """A mock-upstream config file or body is invalid; the message names the key and reason."""
 
 
+class ScriptedCall(BaseModel):
+    """One tool call of a `tool_script`: a tool name and, optionally, its arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="tool to call; skipped when the request does not offer it")
+    arguments: dict[str, Any] | None = Field(
+        default=None, description="the call's arguments; None: an example built from the tool's schema")
+
+
 class ModelBehaviour(BaseModel):
     """How one model (or every model matching a pattern) answers. Times are milliseconds."""
 
@@ -35,6 +45,10 @@ class ModelBehaviour(BaseModel):
     cut_mid_stream_after: int | None = Field(
         default=None, ge=0, description="streams: drop the connection after N events (0: right after the headers)")
     unavailable: bool = Field(default=False, description="answer 404 model_not_found")
+    tool_script: tuple[ScriptedCall, ...] = Field(
+        default=(), description="agent sessions: after each user turn, answer with these tool calls in order "
+        "(one per request, counted by the tool results since that turn; calls to tools the request does not "
+        "offer are skipped), then with text")
 
     @field_validator("error_status", "fail_next_status")
     @classmethod

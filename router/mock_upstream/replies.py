@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from router.mock_upstream.config import ScriptedCall
 from router.mock_upstream.errors import ApiShape
 
 # A last user message matching this, in a request that offers tools, gets a tool call.
@@ -55,12 +57,26 @@ class Reply:
         return [args[i:i + step] for i in range(0, len(args), step)] or [""]
 
 
-def plan_reply(api: ApiShape, model: str, body: dict[str, Any], serial: int) -> Reply:
-    """Decide text or tool call for a parsed request body of kind `api`."""
+def plan_reply(api: ApiShape, model: str, body: dict[str, Any], serial: int,
+               script: Sequence[ScriptedCall] = ()) -> Reply:
+    """Decide text or tool call for a parsed request body of kind `api`.
+
+    `script` (a model's `tool_script`): the Nth request after a user turn, N counted by the
+    tool results since that turn, answers with the Nth scripted call among those whose
+    tool the request offers; past the end of those it answers text.
+    """
     turn, tool_names = _last_turn(api, body)
     text_in, is_tool_result = turn
     tool_call = None
-    if tool_names and not is_tool_result and TOOL_TRIGGER.search(text_in):
+    if tool_names and script:
+        offered = [step for step in script if step.name in tool_names]
+        done = _results_since_user(api, body)
+        if done < len(offered):
+            step = offered[done]
+            args = step.arguments if step.arguments is not None else _example(
+                _tool_schemas(api, body).get(step.name) or {})
+            tool_call = ToolCall(step.name, args)
+    elif tool_names and not is_tool_result and TOOL_TRIGGER.search(text_in):
         tools = _tool_schemas(api, body)
         name = next((n for n in tool_names if n in text_in), tool_names[0])
         tool_call = ToolCall(name, _example(tools.get(name) or {}))
@@ -99,6 +115,29 @@ def _last_turn(api: ApiShape, body: dict[str, Any]) -> tuple[tuple[str, bool], l
             isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
         turn = (_text(content), is_result)
     return turn, [n for n in names if isinstance(n, str)]
+
+
+def _results_since_user(api: ApiShape, body: dict[str, Any]) -> int:
+    """Tool results after the latest user turn a person wrote (not a tool-result carrier)."""
+    items = body.get("input") if api == "responses" else body.get("messages")
+    if not isinstance(items, list):
+        return 0
+    count = 0
+    for item in reversed(items):
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call_output" or item.get("role") in ("tool", "function"):
+            count += 1
+            continue
+        if item.get("role") != "user":
+            continue
+        content = item.get("content")
+        results = sum(1 for b in content if isinstance(b, dict) and b.get("type") == "tool_result") \
+            if isinstance(content, list) else 0
+        if not results:
+            break
+        count += results
+    return count
 
 
 def _tool_schemas(api: ApiShape, body: dict[str, Any]) -> dict[str, dict[str, Any]]:

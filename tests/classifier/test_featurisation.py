@@ -98,8 +98,9 @@ def test_prompt_and_one_turn_chat_featurise_identically():
 def test_texts_carry_context_only_for_sessions():
     f = Featuriser()
     assert f(SHAPES["prompt"]).texts[1] == ""
-    ctx = f(SHAPES["chat"]).texts[1]
-    assert "You are a coding agent." in ctx and "Write a CSV parser" in ctx
+    assert f(SHAPES["chat"]).texts[1] == "Write a CSV parser"  # the first task; no system boilerplate
+    with_system = Featuriser(system_prefix_chars=300)(SHAPES["chat"]).texts[1]
+    assert "You are a coding agent." in with_system and "Write a CSV parser" in with_system
 
 
 def test_environment_details_are_stripped():

@@ -30,7 +30,8 @@ def test_train_registers_and_gate_refuses_a_worse_model(tmp_path, store, capsys)
     out = tmp_path / "run1"
     export = tmp_path / "exported"
     code = main(
-        ["--subset", "300", "--quiet", "--lenient", "--output-dir", str(out), "--export", str(export), "--folds", "2"]
+        ["--subset", "300", "--quiet", "--lenient", "--output-dir", str(out), "--export", str(export), "--folds", "2",
+         "--baseline", "none"]
     )
     printed = capsys.readouterr().out
     assert code == 0, printed
