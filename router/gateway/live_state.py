@@ -171,7 +171,28 @@ return 0
 """
 
 
-class RedisState:
+class SharedCooldowns:
+    """The cooldown reads of a state shared between processes: the copy of the shared
+    cooldowns last read (`_shared`, model -> until) merged with this process's own
+    (`local`), so that `route()` reads stay synchronous and local."""
+
+    _shared: dict[str, float]
+    local: InProcessState
+
+    def _merged(self, now: float) -> dict[str, float]:
+        merged = {m: u for m, u in self._shared.items() if u > now}
+        for model_id, until in self.local.cooldowns(now).items():
+            merged[model_id] = max(until, merged.get(model_id, 0.0))
+        return merged
+
+    def availability(self, now: float) -> Availability:
+        return snapshot(self._merged(now), now)
+
+    def cooldown_left(self, model_id: str, now: float) -> float:
+        return max(0.0, self._merged(now).get(model_id, 0.0) - now)
+
+
+class RedisState(SharedCooldowns):
     """`LiveState` shared through Redis (`redis.asyncio`), for several gateway processes.
 
     - Rate limits: one counter per key and fixed window (`{prefix}rate:{key}:{window}`),
@@ -260,18 +281,6 @@ class RedisState:
         done = await self._call(self._cool, keys=[self.prefix + "cooldowns"], args=[model_id, repr(until), repr(now)])
         if done is not _DOWN and until > self._shared.get(model_id, 0.0):
             self._shared[model_id] = until
-
-    def _merged(self, now: float) -> dict[str, float]:
-        merged = {m: u for m, u in self._shared.items() if u > now}
-        for model_id, until in self.local.cooldowns(now).items():
-            merged[model_id] = max(until, merged.get(model_id, 0.0))
-        return merged
-
-    def availability(self, now: float) -> Availability:
-        return snapshot(self._merged(now), now)
-
-    def cooldown_left(self, model_id: str, now: float) -> float:
-        return max(0.0, self._merged(now).get(model_id, 0.0) - now)
 
     async def _refresh(self) -> None:
         entries = await self._client.hgetall(self.prefix + "cooldowns")

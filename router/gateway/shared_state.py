@@ -31,8 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from router.availability import Availability
-from router.gateway.live_state import InProcessState, LiveStateUnavailable, snapshot
+from router.gateway.live_state import InProcessState, LiveStateUnavailable, SharedCooldowns
 
 log = logging.getLogger("autotier.gateway")
 _FAILED = object()
@@ -82,7 +81,7 @@ def open_live_db(path: Path, busy_timeout_s: float = 5.0) -> sqlite3.Connection:
     return conn
 
 
-class SqliteState:
+class SqliteState(SharedCooldowns):
     """`LiveState` in a SQLite file shared by the processes of one machine (see the module).
 
     Open it in each process after fork (`start()` connects); the file and its tables are
@@ -129,18 +128,6 @@ class SqliteState:
         until = now + max(0.0, seconds)
         if self._run(_COOL_DOWN, (model_id, until)) is not _FAILED and until > self._shared.get(model_id, 0.0):
             self._shared[model_id] = until
-
-    def _merged(self, now: float) -> dict[str, float]:
-        merged = {m: u for m, u in self._shared.items() if u > now}
-        for model_id, until in self.local.cooldowns(now).items():
-            merged[model_id] = max(until, merged.get(model_id, 0.0))
-        return merged
-
-    def availability(self, now: float) -> Availability:
-        return snapshot(self._merged(now), now)
-
-    def cooldown_left(self, model_id: str, now: float) -> float:
-        return max(0.0, self._merged(now).get(model_id, 0.0) - now)
 
     def _refresh(self) -> None:
         now = time.time()

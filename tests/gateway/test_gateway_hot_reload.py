@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
 from tests.gateway.conftest import start_gateway
+from tests.support.processes import wait_for as _wait_for
 
 ROUTE = {"model": "kilo-auto/open", "messages": [{"role": "user", "content": "hi"}]}
 
-
-def _wait_for(predicate, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture

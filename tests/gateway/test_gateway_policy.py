@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from router.config import load_config
 from tests.gateway.conftest import start_gateway
+from tests.support.processes import wait_for as _wait_for
 
 CHAT = {"messages": [{"role": "user", "content": "hello"}]}
 CATALOG = load_config().catalog
@@ -21,14 +21,6 @@ CATALOG = load_config().catalog
 def _bearer(key: str) -> dict[str, str]:
     return {"authorization": f"Bearer {key}"}
 
-
-def _wait_for(predicate, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="module")

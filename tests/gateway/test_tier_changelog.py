@@ -18,17 +18,10 @@ import pytest
 
 from router.gateway.accounts import Ledger
 from tests.gateway.conftest import GatewayHandle, start_gateway
+from tests.support.processes import wait_for as _wait_for
 
 FRONTIER_PLAN = "frontier / plan, general, architect, orchestrator, ask, debug, claw"
 
-
-def _wait_for(predicate, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def _changelog(gw: GatewayHandle, prefix: str = "/v1") -> dict:

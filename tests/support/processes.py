@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -143,3 +143,13 @@ def running_process(
         yield running
     finally:
         stop_process(proc, stop_timeout_s)
+
+
+def wait_for(predicate: Callable[[], object], timeout_s: float = 15.0, poll_s: float = 0.1) -> None:
+    """Poll `predicate` until it is true; AssertionError after `timeout_s` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(poll_s)
+    raise AssertionError("condition not met in time")
