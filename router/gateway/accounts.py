@@ -150,6 +150,33 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def open_database(location: str) -> Any:
+    """One autocommit connection to the ledger database (a `postgresql://` URL or a SQLite
+    file, WAL mode): the ledger's, and the admin tokens' and dashboard's beside it.
+    Raises LedgerUnavailable naming the database (password hidden) and why."""
+    if is_database_url(location):
+        import psycopg
+
+        try:
+            return psycopg.connect(location, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise LedgerUnavailable(
+                f"cannot open the database {redacted_url(location)} "
+                f"(AUTOTIER_DATABASE_URL / --database-url): {str(exc).strip()}") from None
+    if location != ":memory:":
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(location, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives the process being killed (SIGKILL);
+        # only an OS crash or power loss can lose the last commits.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+    except sqlite3.Error as exc:
+        raise LedgerUnavailable(f"cannot open the SQLite database {location}: {exc}") from None
+    return conn
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRow:
     """`allowed_fields`: provider fields beyond the default allow-list this key may send
@@ -240,28 +267,7 @@ class Ledger:
             self._create_schema()
 
     def _connect(self) -> Any:
-        if self.dialect is POSTGRES:
-            import psycopg
-
-            try:
-                return psycopg.connect(self.location, autocommit=True, connect_timeout=10)
-            except psycopg.Error as exc:
-                raise LedgerUnavailable(
-                    f"cannot open the database {redacted_url(self.location)} "
-                    f"(AUTOTIER_DATABASE_URL / --database-url): {str(exc).strip()}") from None
-        assert self.path is not None
-        if self.location != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a commit survives the process being killed (SIGKILL);
-            # only an OS crash or power loss can lose the last commits.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=5000")
-        except sqlite3.Error as exc:
-            raise LedgerUnavailable(f"cannot open the SQLite database {self.location}: {exc}") from None
-        return conn
+        return open_database(self.location)
 
     def _create_schema(self) -> None:
         with self._transaction():

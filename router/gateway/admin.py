@@ -16,14 +16,13 @@ import contextlib
 import hmac
 import os
 import secrets
-import sqlite3
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from router.gateway.accounts import _SCHEMA_LOCK_ID, POSTGRES, SQLITE, hash_key, is_database_url
+from router.gateway.accounts import _SCHEMA_LOCK_ID, POSTGRES, SQLITE, hash_key, is_database_url, open_database
 
 ADMIN_TOKEN_ENV = "AUTOTIER_ADMIN_TOKEN"
 TOKEN_PREFIX = "ata-"
@@ -57,13 +56,7 @@ class AdminTokens:
             self._conn.execute("COMMIT")
 
     def _connect(self) -> Any:
-        if self.dialect is POSTGRES:
-            import psycopg
-
-            return psycopg.connect(self.location, autocommit=True, connect_timeout=10)
-        conn = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout=5000")
-        return conn
+        return open_database(self.location)
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         if self.dialect is POSTGRES and (self._conn.closed or self._conn.broken):

@@ -15,7 +15,6 @@ interpolation (buckets are 10% wide: the estimate is within 10%).
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from router.gateway.accounts import POSTGRES, SQLITE, is_database_url
+from router.gateway.accounts import POSTGRES, SQLITE, is_database_url, open_database
 
 WINDOWS = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400}
 DEFAULT_WINDOW = "24h"
@@ -131,13 +130,7 @@ class DashboardStore:
         self._cache: dict[str, dict[int, list[tuple[Any, ...]]]] = {}  # kind -> hour -> rows
 
     def _connect(self) -> Any:
-        if self.dialect is POSTGRES:
-            import psycopg
-
-            return psycopg.connect(self.location, autocommit=True, connect_timeout=10)
-        conn = sqlite3.connect(self.location, check_same_thread=False, isolation_level=None)
-        conn.execute("PRAGMA busy_timeout=5000")
-        return conn
+        return open_database(self.location)
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[Any]:
