@@ -49,6 +49,9 @@ class ModelEntry(Strict):
     note: str = ""
     overall: Cell
     cells: dict[str, Cell] = {}
+    # The operator's own evidence folded in (own-suite outcomes, feedback), per origin and
+    # level, with the ability before and after (training/own_evidence.py); empty: none.
+    own_evidence: dict[str, Any] = {}
 
 
 class AccuracyTable(Strict):

@@ -21,6 +21,7 @@ from typing import Any
 from scipy.stats import beta as beta_dist
 
 from router.accuracy import AccuracyTable, Cell, ModelEntry
+from training.evalsuite.runner import OWN_SUITE_DIR, add_eval_parser, eval_command
 
 PRIOR_STRENGTH = 10.0  # pseudo-observations the model's overall rate contributes to a cell
 THIN = 30  # cells with fewer observations are reported as shrunk
@@ -148,6 +149,9 @@ def _rounded(value: Any, places: int = 6) -> Any:
 
 def table_json(table: AccuracyTable) -> str:
     data = _rounded(table.model_dump(mode="json", exclude_defaults=False))
+    for entry in data["models"].values():  # written only when there is some
+        if not entry.get("own_evidence"):
+            entry.pop("own_evidence", None)
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 
 
@@ -169,10 +173,13 @@ def build_sources(root: Path, labels: Path) -> dict[str, tuple[AccuracyTable, An
 
 
 def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: Path, map_path: Path,
-                    labels: Path) -> AccuracyTable:
+                    labels: Path, own_suite: Path | None = None, feedback: str | None = None,
+                    feedback_weight: float = 1.0) -> AccuracyTable:
     """The production table from the success model (`training.success_model`) over the
     public outcome sets, the model map and the boards; `swe` is the SWE-bench `Outcomes`
-    (its exclusions and notes go into the provenance)."""
+    (its exclusions and notes go into the provenance). `own_suite` (a folder of
+    `accuracy eval` outcome files) and `feedback` (a ledger) add the operator's own
+    evidence (`training.own_evidence`)."""
     from classifier.taxonomy import load_taxonomy
     from router.catalog import load_catalog
     from training.boards import AIDER_POLYGLOT, WILDBENCH
@@ -183,6 +190,8 @@ def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: 
     mapping = load_model_map(map_path, catalog_ids)
     taxonomy = load_taxonomy(taxonomy_path)
     levels = taxonomy.difficulty_names
+    own = _own_evidence(catalog_ids, [f"{rk}|{d}" for rk in taxonomy.route_keys for d in levels],
+                        own_suite, feedback, feedback_weight)
     used = ("swebench", "livecodebench", "debugbench", "routerbench", "aider", "wildbench")
     provenance = {
         "command": COMMAND,
@@ -194,12 +203,26 @@ def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: 
         "notes": [*swe.notes, wildbench_note(root)],
     }
     table, gathered = build_production(root, labels, mapping, taxonomy.route_keys, levels,
-                                       catalog_ids=catalog_ids, provenance=provenance)
+                                       catalog_ids=catalog_ids, provenance=provenance, own=own)
     # catalog.yaml is not hashed: it only decides which ids get an entry (checked by the tests), and a
     # price edit must not make the table stale.
-    files = [*gathered.files, root / AIDER_POLYGLOT, root / WILDBENCH, map_path, taxonomy_path]
+    files = [*gathered.files, root / AIDER_POLYGLOT, root / WILDBENCH, map_path, taxonomy_path,
+             *(own.files if own else ())]
     table.provenance["files"] = [_file_entry(p, root) for p in dict.fromkeys(files)]
     return table
+
+
+def _own_evidence(catalog_ids: list[str], cells: list[str], own_suite: Path | None, feedback: str | None,
+                  feedback_weight: float) -> Any:
+    from training.own_evidence import merge, read_feedback, read_own_suite
+
+    parts = []
+    if own_suite is not None and own_suite.is_dir():
+        parts.append(read_own_suite(own_suite, catalog_ids, cells))
+    if feedback:
+        parts.append(read_feedback(feedback, catalog_ids, cells, feedback_weight))
+    own = merge(*parts) if parts else None
+    return own if own is not None and (own.by_model or own.notes) else None
 
 
 def wildbench_note(root: Path) -> str:
@@ -235,7 +258,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     b.add_argument("--taxonomy", type=Path, default=REPO_ROOT / "data" / "taxonomy.yaml")
     b.add_argument("--labels", type=Path, default=REPO_ROOT / "data" / "labels" / "swebench.csv")
     b.add_argument("--model-map", type=Path, default=REPO_ROOT / "data" / "accuracy" / "model_map.yaml")
+    b.add_argument("--own-suite", type=Path, default=OWN_SUITE_DIR,
+                   help="folder of `accuracy eval` outcome files (default: data/accuracy/own_suite)")
+    b.add_argument("--feedback", metavar="DB_OR_URL",
+                   help="also fold in the feedback stored in this gateway ledger (SQLite file or postgresql:// URL)")
+    b.add_argument("--feedback-weight", type=float, default=0.5,
+                   help="weight of one request's feedback against one graded suite outcome (default 0.5)")
+    add_eval_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "eval":
+        try:
+            return eval_command(args)
+        except ConfigError as exc:
+            print("\n".join(exc.problems), file=sys.stderr)
+            return 2
 
     root = args.data_root or default_data_root()
     try:
@@ -245,7 +281,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_model_map(args.model_map, [m.id for m in load_catalog(args.catalog)])  # fail fast, before the sources
         tables = build_sources(root, args.labels)
         production = production_from(tables["swebench"][1], root, catalog_path=args.catalog,
-                                     taxonomy_path=args.taxonomy, map_path=args.model_map, labels=args.labels)
+                                     taxonomy_path=args.taxonomy, map_path=args.model_map, labels=args.labels,
+                                     own_suite=args.own_suite, feedback=args.feedback,
+                                     feedback_weight=args.feedback_weight)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
@@ -259,4 +297,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "production.json").write_text(table_json(production), encoding="utf-8")
     kinds = Counter(e.evidence for e in production.models.values())
     print(f"production.json: {len(production.models)} models ({dict(kinds)}), {len(production.cells)} cells")
+    for model_id, entry in production.models.items():
+        if entry.own_evidence:
+            (before, _), (after, sd) = entry.own_evidence["ability"]["before"], entry.own_evidence["ability"]["after"]
+            amounts = ", ".join(f"{origin.replace('_', ' ')} " + "/".join(
+                f"{lvl} {v['n']}" for lvl, v in entry.own_evidence[origin].items())
+                for origin in ("own_suite", "feedback") if origin in entry.own_evidence)
+            print(f"  {model_id}: ability {before:+.2f} -> {after:+.2f} (sd {sd:.2f}) from {amounts}")
+    for note in production.provenance.get("own_evidence_notes", []):
+        print(f"  {note}")
     return 0

@@ -24,6 +24,7 @@ from router.errors import ConfigError
 from training import irt
 from training.boards import aider_polyglot
 from training.outcomes import swebench_board
+from training.own_evidence import OwnEvidence, updated_abilities
 from training.success_model import (
     CELL_PRIOR_ITEMS,
     REFERENCE,
@@ -233,8 +234,11 @@ def build_production(
     *,
     catalog_ids: Sequence[str],
     provenance: dict[str, Any],
+    own: OwnEvidence | None = None,
 ) -> tuple[AccuracyTable, Gathered]:
-    """The production table for `catalog_ids` (in catalog order) from the success model."""
+    """The production table for `catalog_ids` (in catalog order) from the success model;
+    `own`: the operator's own-suite outcomes and feedback, folded into the abilities
+    (`training.own_evidence`)."""
     g = gather(root, labels)
     listed = {r["name"]: float(r["resolved"]) / 100 for r in swebench_board(root)}
     aider = aider_polyglot(root)
@@ -251,11 +255,22 @@ def build_production(
     swe_b = fit.b[np.array(g.item_source) == g.sources.index(REFERENCE)]
     cal = fit_calibration([(aider[p.aider], listed[p.swebench]) for p in mapping.calibration])
     cells = [cell_key(rk, d) for rk in route_keys for d in levels]
+    n_src = len(g.sources)
+    difficulty = {c: pool.difficulty(c, n_src) for c in cells}
 
     models: dict[str, ModelEntry] = {}
     for model_id in catalog_ids:
         e = mapping.models[model_id]
         abilities, basis = catalog_abilities(e, mapping, g, fit, swe_b, aider, cal)
+        evidence_kind, extra = e.evidence, {}
+        observed = own.by_model.get(model_id) if own else None
+        if observed:
+            abilities, extra = updated_abilities(abilities, g.sources.index(REFERENCE), observed, difficulty)
+            counts = {o: sum(v["n"] for v in extra[o].values()) for o in ("own_suite", "feedback") if o in extra}
+            basis += "; then updated by the operator's own evidence (" + ", ".join(
+                f"{n} {o.replace('_', ' ')} outcome(s)" for o, n in counts.items()) + ")"
+            if "own_suite" in extra:
+                evidence_kind = "measured"
         point = [a for a, _ in abilities]
         low = [a - Z * sd for a, sd in abilities]
         out_cells = {}
@@ -265,15 +280,14 @@ def build_production(
         overall_acc = float(np.mean([v.accuracy for v in out_cells.values()]))
         overall_low = float(np.mean([v.lower for v in out_cells.values()]))
         n_items = sum(v.n for v in out_cells.values())
-        note = (f"{e.evidence}: {e.rationale.strip()} Ability: {basis}. Cells: mean success of the ability over "
+        label = "measured (own suite)" if evidence_kind != e.evidence else e.evidence
+        note = (f"{label}: {e.rationale.strip()} Ability: {basis}. Cells: mean success of the ability over "
                 "each cell's item pool (see provenance.success_model); lower = at ability - 1.645 sd.")
         measured_as = tuple(e.names().values()) or ((e.prior.name,) if e.prior and e.prior.name else ())
         models[model_id] = ModelEntry(
-            evidence=e.evidence, measured_as=measured_as, note=note,
-            overall=Cell(accuracy=overall_acc, n=n_items, lower=overall_low), cells=out_cells,
+            evidence=evidence_kind, measured_as=measured_as, note=note,
+            overall=Cell(accuracy=overall_acc, n=n_items, lower=overall_low), cells=out_cells, own_evidence=extra,
         )
-    n_src = len(g.sources)
-    difficulty = {c: pool.difficulty(c, n_src) for c in cells}
     inv: dict[int, list[str]] = {}
     for name, k in g.nodes.items():
         inv.setdefault(k, []).append(name)
@@ -294,6 +308,7 @@ def build_production(
                           for k in np.argsort(-fit.theta)},
             "exclusions": g.exclusions,
         },
+        **({"own_evidence_notes": own.notes} if own else {}),
         "aider_to_swebench_calibration": {k: round(v, 4) if isinstance(v, float) else v for k, v in cal.items()},
     }
     table = AccuracyTable(bound=BOUND_TEXT, cells=tuple(cells), provenance=provenance, models=models,

@@ -69,7 +69,7 @@ async def _answer(state: MockState, api: ApiShape, request: Request) -> Response
         return error_response(api, 504, model=model)  # nobody is listening any more
     if status:
         return error_response(api, status, model=model, retry_after_s=behaviour.retry_after_s)
-    reply = plan_reply(api, model, body, serial, behaviour.tool_script)
+    reply = plan_reply(api, model, body, serial, behaviour.tool_script, behaviour.answers)
     created = int(time.time())
     headers = {"x-request-id": f"req_mock{serial}"}
     if not stream:

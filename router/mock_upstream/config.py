@@ -27,6 +27,15 @@ class ScriptedCall(BaseModel):
         default=None, description="the call's arguments; None: an example built from the tool's schema")
 
 
+class ScriptedAnswer(BaseModel):
+    """A text answer for requests whose latest user message contains `match`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    match: str = Field(min_length=1, description="substring of the latest user message (case-sensitive)")
+    text: str = Field(description="the whole answer text")
+
+
 class ModelBehaviour(BaseModel):
     """How one model (or every model matching a pattern) answers. Times are milliseconds."""
 
@@ -49,6 +58,9 @@ class ModelBehaviour(BaseModel):
         default=(), description="agent sessions: after each user turn, answer with these tool calls in order "
         "(one per request, counted by the tool results since that turn; calls to tools the request does not "
         "offer are skipped), then with text")
+    answers: tuple[ScriptedAnswer, ...] = Field(
+        default=(), description="text answers: the first whose `match` occurs in the latest user message is "
+        "the reply's text (evals against the mock); otherwise the usual quote")
 
     @field_validator("error_status", "fail_next_status")
     @classmethod

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from router.mock_upstream.config import ScriptedCall
+from router.mock_upstream.config import ScriptedAnswer, ScriptedCall
 from router.mock_upstream.errors import ApiShape
 
 # A last user message matching this, in a request that offers tools, gets a tool call.
@@ -58,7 +58,7 @@ class Reply:
 
 
 def plan_reply(api: ApiShape, model: str, body: dict[str, Any], serial: int,
-               script: Sequence[ScriptedCall] = ()) -> Reply:
+               script: Sequence[ScriptedCall] = (), answers: Sequence[ScriptedAnswer] = ()) -> Reply:
     """Decide text or tool call for a parsed request body of kind `api`.
 
     `script` (a model's `tool_script`): the Nth request after a user turn, N counted by the
@@ -81,7 +81,8 @@ def plan_reply(api: ApiShape, model: str, body: dict[str, Any], serial: int,
         name = next((n for n in tool_names if n in text_in), tool_names[0])
         tool_call = ToolCall(name, _example(tools.get(name) or {}))
     prefix = "tool result: " if is_tool_result else ""
-    text = f"[mock {model}] {prefix}{text_in[:QUOTE_CHARS]}".rstrip()
+    scripted = next((a.text for a in answers if not is_tool_result and a.match in text_in), None)
+    text = scripted if scripted is not None else f"[mock {model}] {prefix}{text_in[:QUOTE_CHARS]}".rstrip()
     out_chars = len(tool_call.arguments_json) + len(tool_call.name) if tool_call else len(text)
     in_chars = _chars(body.get("messages")) + _chars(body.get("input")) + _chars(body.get("system")) \
         + _chars(body.get("instructions")) + _chars(body.get("tools"))

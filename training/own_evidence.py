@@ -1,0 +1,164 @@
+"""The operator's own evidence about a model, folded into the success model's abilities.
+
+Two kinds, both outcomes in production cells (route key|difficulty):
+- own-suite outcomes: `autotier accuracy eval` graded the model on the shipped
+  per-route-key suite (`data/accuracy/own_suite/<model>.jsonl`);
+- feedback: signals the gateway stored beside its decision records (`feedback` joined
+  with `usage` in the ledger): explicit ratings, accepted/reverted, solved, and the
+  implicit retried / switched model / error / empty answer. One request counts once: its
+  explicit signals if it has any, else its implicit ones (their mean success).
+
+Each outcome is read as one item of its cell, placed at the cell's difficulty on the
+common scale (`AccuracyTable.difficulty`: the ability that succeeds half the time there),
+slope 1. The model's ability on the reference scale is its public ability (a normal prior:
+the table's fitted mean, and its sd but at least SERVED_MODEL_SD, since the served model
+may differ from the measured one) updated by those outcomes (MAP, Laplace sd); the update
+shifts the model's ability on every source by the same amount and narrows its spreads
+by the same factor. So a model known only from a prior moves a lot, a well-measured one
+little, and bad feedback on a cheap model lowers its cells until the efficient tier stops
+choosing it. Feedback can be weighted below graded outcomes (`--feedback-weight`): a
+thumbs-down is a noisier failure than a failed unit test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+
+from router.accuracy import CELL_SEPARATOR
+
+LEVELS = ("low", "medium", "high")
+# The model an operator serves may differ from the one public evidence measured (provider,
+# quantisation, version, prompt format): own evidence moves the ability as if its prior
+# were at least this wide (logits). The spread itself never widens.
+SERVED_MODEL_SD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    cell: str  # route_key|difficulty
+    y: float  # success in [0, 1]
+    weight: float
+    origin: str  # own_suite | feedback
+
+
+@dataclass
+class OwnEvidence:
+    """Observations per catalog model, and where they came from (for the provenance)."""
+
+    by_model: dict[str, list[Observation]]
+    files: list[Path]
+    notes: list[str]
+
+
+def read_own_suite(folder: Path, catalog_ids: Iterable[str], cells: Iterable[str]) -> OwnEvidence:
+    """Every outcome file in `folder` (latest outcome per model and case)."""
+    from training.evalsuite.runner import read_outcomes
+
+    ids, known = set(catalog_ids), set(cells)
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    files, notes = [], []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        files.append(path)
+        for row in read_outcomes(path):
+            latest[(row["model"], row["case"])] = row
+    by_model: dict[str, list[Observation]] = defaultdict(list)
+    skipped: dict[str, int] = defaultdict(int)
+    for (model, _), row in sorted(latest.items()):
+        cell = f"{row['route_key']}{CELL_SEPARATOR}{row['difficulty']}"
+        if model not in ids or cell not in known:
+            skipped[model] += 1
+            continue
+        by_model[model].append(Observation(cell, 1.0 if row["passed"] else 0.0, 1.0, "own_suite"))
+    notes += [f"own suite: {n} outcome(s) of {m!r} skipped (not a catalog model or not a table cell)"
+              for m, n in sorted(skipped.items())]
+    return OwnEvidence(dict(by_model), files, notes)
+
+
+def read_feedback(location: str, catalog_ids: Iterable[str], cells: Iterable[str], weight: float) -> OwnEvidence:
+    """The ledger's feedback on requests whose decision record has a route key and difficulty."""
+    from router.gateway.accounts import Ledger
+
+    ids, known = set(catalog_ids), set(cells)
+    ledger = Ledger(location)
+    try:
+        rows = ledger.feedback_rows()
+    finally:
+        ledger.close()
+    per_request: dict[tuple[Any, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    cell_of: dict[tuple[Any, str], str | None] = {}
+    for r in rows:
+        key = (r["usage_id"], r["model"])
+        per_request[key][r["origin"]].append(float(r["success"]))
+        rk, lvl = r.get("route_key"), r.get("difficulty")
+        cell_of[key] = f"{rk}{CELL_SEPARATOR}{lvl}" if rk and lvl else None
+    by_model: dict[str, list[Observation]] = defaultdict(list)
+    unplaced = 0
+    for key, origins in per_request.items():
+        cell, model = cell_of[key], key[1]
+        if cell not in known or model not in ids:
+            unplaced += 1
+            continue
+        signals = origins.get("explicit") or origins["implicit"]
+        by_model[model].append(Observation(cell, float(np.mean(signals)), weight, "feedback"))
+    notes = [f"feedback: {len(per_request)} request(s) with signals; {unplaced} not used (no route key and "
+             "difficulty in their decision record, i.e. not decided by the efficient tier, or not a catalog model)"]
+    return OwnEvidence(dict(by_model), [], notes)
+
+
+def merge(*parts: OwnEvidence) -> OwnEvidence:
+    by_model: dict[str, list[Observation]] = defaultdict(list)
+    for part in parts:
+        for model, obs in part.by_model.items():
+            by_model[model] += obs
+    return OwnEvidence(dict(by_model), [f for p in parts for f in p.files], [n for p in parts for n in p.notes])
+
+
+def update_ability(mean: float, sd: float, b: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """MAP ability under a N(mean, sd^2) prior and weighted Rasch outcomes `y` on items of
+    difficulty `b` (Newton), with its Laplace sd."""
+    theta = mean
+    for _ in range(100):
+        p = expit(theta - b)
+        grad = float(np.sum(w * (y - p))) - (theta - mean) / sd**2
+        info = float(np.sum(w * p * (1 - p))) + 1 / sd**2
+        step = grad / info
+        theta += max(min(step, 2.0), -2.0)
+        if abs(step) < 1e-9:
+            break
+    p = expit(theta - b)
+    return theta, 1 / math.sqrt(float(np.sum(w * p * (1 - p))) + 1 / sd**2)
+
+
+def updated_abilities(abilities: Sequence[tuple[float, float]], reference: int, obs: Sequence[Observation],
+                      difficulty: dict[str, float]) -> tuple[list[tuple[float, float]], dict[str, Any]]:
+    """`abilities` (per source) moved by the update of the reference ability; and the
+    evidence summary the table shows: per origin and level, n, observed success and the
+    expected success before and after."""
+    mean, sd = abilities[reference]
+    b = np.array([difficulty[o.cell] for o in obs])
+    y = np.array([o.y for o in obs])
+    w = np.array([o.weight for o in obs])
+    post, post_sd = update_ability(mean, max(sd, SERVED_MODEL_SD), b, y, w)
+    post_sd = min(post_sd, sd)
+    moved = [(a + post - mean, s * post_sd / sd) for a, s in abilities]
+    summary: dict[str, Any] = {"ability": {"before": [mean, sd], "after": [post, post_sd]}}
+    for origin in sorted({o.origin for o in obs}):
+        levels = {}
+        for level in LEVELS:
+            pick = [i for i, o in enumerate(obs) if o.origin == origin and o.cell.endswith(CELL_SEPARATOR + level)]
+            if pick:
+                levels[level] = {
+                    "n": len(pick), "weight": float(w[pick].sum()), "observed": float(y[pick].mean()),
+                    "expected_before": float(expit(mean - b[pick]).mean()),
+                    "expected_after": float(expit(post - b[pick]).mean()),
+                }
+        summary[origin] = levels
+    return moved, summary
