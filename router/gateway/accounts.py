@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -21,10 +22,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from router.gateway.decision_record import DecisionRecord
+
+log = logging.getLogger("autotier.gateway")
+T = TypeVar("T")
 
 KEY_PREFIX = "at-"
 
@@ -68,7 +72,38 @@ CREATE TABLE IF NOT EXISTS usage (
     confidence DOUBLE PRECISION,
     expected_success DOUBLE PRECISION,
     estimated_cost_usd DOUBLE PRECISION,
-    frontier_cost_usd DOUBLE PRECISION
+    frontier_cost_usd DOUBLE PRECISION,
+    response_id TEXT,
+    request_hash TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id {id},
+    time DOUBLE PRECISION NOT NULL,
+    usage_id BIGINT NOT NULL,
+    account_id BIGINT,
+    model TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    value TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    success DOUBLE PRECISION NOT NULL,
+    note TEXT
+);
+CREATE TABLE IF NOT EXISTS captures (
+    id {id},
+    time DOUBLE PRECISION NOT NULL,
+    expires DOUBLE PRECISION NOT NULL,
+    usage_id BIGINT,
+    account_id BIGINT,
+    api TEXT NOT NULL,
+    mode TEXT,
+    tier TEXT,
+    model TEXT,
+    route_key TEXT,
+    difficulty TEXT,
+    text TEXT NOT NULL,
+    context TEXT,
+    n_tool_results INTEGER,
+    prompt_tokens INTEGER
 );
 CREATE TABLE IF NOT EXISTS tier_changes (
     id {id},
@@ -81,7 +116,15 @@ CREATE TABLE IF NOT EXISTS tier_changes (
 );
 CREATE INDEX IF NOT EXISTS usage_account ON usage(account_id, time);
 CREATE INDEX IF NOT EXISTS usage_time ON usage(time);
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_signal ON feedback(usage_id, model, signal);
+CREATE INDEX IF NOT EXISTS captures_expires ON captures(expires)
 """
+# Indexes on columns that MIGRATIONS may add: created after them.
+LATE_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS usage_response ON usage(response_id)",
+    "CREATE INDEX IF NOT EXISTS usage_request_hash ON usage(request_hash)",
+    "CREATE INDEX IF NOT EXISTS usage_session ON usage(session_id, id)",
+)
 
 # The decision record (router/gateway/decision_record.py) beside each usage row.
 DECISION_COLUMNS = (
@@ -97,6 +140,8 @@ MIGRATIONS = (
     ("usage", "provider_fields", "TEXT"),
     ("accounts", "policy", "TEXT NOT NULL DEFAULT ''"),  # policy names, comma-separated (router.policy)
     *(("usage", name, kind) for name, kind in DECISION_COLUMNS),
+    ("usage", "response_id", "TEXT"),  # the reply's id (x-autotier-response-id), for feedback
+    ("usage", "request_hash", "TEXT"),  # caller + model + latest user text: retries (router.gateway.feedback)
 )
 
 # Longest text the ledger stores for a client-chosen string (model id, mode, session id):
@@ -237,6 +282,8 @@ class UsageRow:
     session_id: str | None = None
     provider_fields: tuple[str, ...] | None = None  # top-level fields sent to the provider
     decision: DecisionRecord | None = None  # what decided it (None: refused before routing)
+    response_id: str | None = None  # the id of the reply the client received
+    request_hash: str | None = None  # router.gateway.feedback.request_hash
 
 
 ACCOUNT_COLUMNS = "id, key_hint, balance, created, allowed_fields, policy"
@@ -246,6 +293,43 @@ def _decision_values(record: DecisionRecord | None) -> tuple[Any, ...]:
     if record is None:
         return (None,) * len(DECISION_COLUMNS)
     return tuple(getattr(record, name) for name, _ in DECISION_COLUMNS)
+
+
+class Transaction:
+    """One open ledger transaction, handed to the function given to `Ledger.run`: the same
+    SQL text with `?` placeholders on either database."""
+
+    def __init__(self, conn: Any, dialect: Dialect):
+        self._conn = conn
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return self._conn.execute(self.dialect.sql(sql), params)
+
+    def insert(self, sql: str, params: tuple[Any, ...]) -> int:
+        """Run one INSERT; returns the new row's id."""
+        returning = self.dialect.returning_id
+        cur = self.execute(sql + (" RETURNING id" if returning else ""), params)
+        return int(cur.fetchone()[0] if returning else cur.lastrowid)
+
+    def dicts(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        cur = self.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def attempt(self, what: str, fn: Callable[[], object]) -> bool:
+        """Run `fn` in a savepoint: if it raises, its writes are undone and logged, and the
+        rest of the transaction goes on (bookkeeping that must never cost a usage row)."""
+        self._conn.execute("SAVEPOINT attempt")
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - logged; the caller's transaction stays usable
+            log.exception("could not write %s", what)
+            self._conn.execute("ROLLBACK TO SAVEPOINT attempt")
+            self._conn.execute("RELEASE SAVEPOINT attempt")
+            return False
+        self._conn.execute("RELEASE SAVEPOINT attempt")
+        return True
 
 
 class Ledger:
@@ -279,6 +363,8 @@ class Ledger:
                 columns = {d[0] for d in self._conn.execute(f"SELECT * FROM {table} LIMIT 0").description}
                 if column not in columns:
                     self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            for statement in LATE_INDEXES:
+                self._conn.execute(statement)
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         return self._conn.execute(self.dialect.sql(sql), params)
@@ -301,6 +387,14 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def run(self, fn: Callable[[Transaction], T]) -> T:
+        """`fn(transaction)` in one transaction, committed when this returns (rolled back
+        if `fn` raises); for modules that keep their own tables here (router.gateway.feedback)."""
+        with self._lock:
+            self._reopen_if_broken()
+            with self._transaction():
+                return fn(Transaction(self._conn, self.dialect))
 
     def create_account(self, balance: float = 0.0, allowed_fields: frozenset[str] = frozenset()
                        ) -> tuple[AccountRow, str]:
@@ -396,33 +490,41 @@ class Ledger:
                     self._execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (amount, account_id))
         return len(stale)
 
-    def record(self, row: UsageRow, hold: Hold | None = None) -> None:
+    def record(self, row: UsageRow, hold: Hold | None = None,
+               then: Callable[[Transaction, int], object] | None = None) -> int:
         """Append a usage row and settle: give back `hold` (if it is still there) and debit
         the account by the row's cost, in one transaction committed when this returns.
-        Client-chosen strings are stored cut to MAX_STORED_TEXT characters."""
+        `then(transaction, usage id)` adds what belongs with the row (feedback, capture) in
+        the same transaction; its failure is logged and undone, never the row's. Client-chosen
+        strings are stored cut to MAX_STORED_TEXT characters. Returns the usage row's id."""
         fields = ",".join(row.provider_fields) if row.provider_fields is not None else None
-        with self._lock:
-            self._reopen_if_broken()
-            with self._transaction():
-                self._execute(
-                    "INSERT INTO usage (time, account_id, api, tier, requested_model,"
-                    " resolved_model, fallbacks_tried, tokens_in, tokens_out, cost_usd,"
-                    " latency_ms, status, mode, session_id, provider_fields, decided_by, route_key,"
-                    " difficulty, confidence, expected_success, estimated_cost_usd, frontier_cost_usd)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (time.time(), row.account_id, row.api, row.tier, stored_text(row.requested_model),
-                     row.resolved_model, ",".join(row.fallbacks_tried), row.tokens_in,
-                     row.tokens_out, row.cost_usd, row.latency_ms, row.status, stored_text(row.mode),
-                     stored_text(row.session_id), stored_text(fields, 2000), *_decision_values(row.decision)),
-                )
-                refund = 0.0
-                if hold is not None:
-                    held = self._execute("DELETE FROM holds WHERE id = ? RETURNING amount", (hold.id,)).fetchone()
-                    refund = float(held[0]) if held is not None else 0.0
-                change = refund - (row.cost_usd or 0.0)
-                if row.account_id is not None and change:
-                    self._execute("UPDATE accounts SET balance = balance + ? WHERE id = ?",
-                                  (change, row.account_id))
+
+        def write(tx: Transaction) -> int:
+            usage_id = tx.insert(
+                "INSERT INTO usage (time, account_id, api, tier, requested_model,"
+                " resolved_model, fallbacks_tried, tokens_in, tokens_out, cost_usd,"
+                " latency_ms, status, mode, session_id, provider_fields, decided_by, route_key,"
+                " difficulty, confidence, expected_success, estimated_cost_usd, frontier_cost_usd,"
+                " response_id, request_hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), row.account_id, row.api, row.tier, stored_text(row.requested_model),
+                 row.resolved_model, ",".join(row.fallbacks_tried), row.tokens_in,
+                 row.tokens_out, row.cost_usd, row.latency_ms, row.status, stored_text(row.mode),
+                 stored_text(row.session_id), stored_text(fields, 2000), *_decision_values(row.decision),
+                 stored_text(row.response_id), row.request_hash),
+            )
+            refund = 0.0
+            if hold is not None:
+                held = tx.execute("DELETE FROM holds WHERE id = ? RETURNING amount", (hold.id,)).fetchone()
+                refund = float(held[0]) if held is not None else 0.0
+            change = refund - (row.cost_usd or 0.0)
+            if row.account_id is not None and change:
+                tx.execute("UPDATE accounts SET balance = balance + ? WHERE id = ?", (change, row.account_id))
+            if then is not None:
+                tx.attempt("the usage row's feedback and capture", lambda: then(tx, usage_id))
+            return usage_id
+
+        return self.run(write)
 
     def usage(self, limit: int = 1000) -> list[dict[str, object]]:
         """The latest usage rows, newest last, as dicts (for tests and reports)."""
@@ -433,6 +535,24 @@ class Ledger:
             )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def feedback_rows(self) -> list[dict[str, Any]]:
+        """Every feedback signal joined with its usage row, oldest first: usage_id, time,
+        account_id, model, signal, value, origin, success, note, route_key, difficulty, tier,
+        resolved_model, mode (docs/gateway.md, "Feedback")."""
+        return self.run(lambda tx: tx.dicts(
+            "SELECT f.usage_id, f.time, f.account_id, f.model, f.signal, f.value, f.origin, f.success,"
+            " f.note, u.route_key, u.difficulty, u.tier, u.resolved_model, u.mode"
+            " FROM feedback f JOIN usage u ON u.id = f.usage_id ORDER BY f.id"))
+
+    def captures(self, since: float | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Captured requests (docs/gateway.md, "Request capture") not yet expired, oldest
+        first, from time `since` (Unix seconds) on, at most `limit` rows."""
+        sql = "SELECT * FROM captures WHERE expires > ? AND time >= ? ORDER BY id"
+        params: tuple[Any, ...] = (time.time(), since if since is not None else 0.0)
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (*params, int(limit))
+        return self.run(lambda tx: tx.dicts(sql, params))
 
     def append_tier_change(self, version: str, mapping: str, source: str,
                            describe: Callable[[str | None], list[str]]) -> int | None:

@@ -1,5 +1,6 @@
 """The FastAPI app: the same handlers under `/v1`, `/api/openrouter`, `/api/gateway` and
-`/api/gateway/v1`, plus health, readiness, metrics and the explain endpoint. Every error
+`/api/gateway/v1` (the proxy routes and feedback), plus health, readiness, metrics and the
+explain endpoint. Every error
 leaves in the client API's error shape; no stack trace ever reaches a client."""
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from starlette.responses import JSONResponse, Response
 
 from router.contract import ApiKind
 from router.errors import AutotierError
-from router.gateway import wire
+from router.gateway import capture, feedback, wire
 from router.gateway.accounts import Ledger
 from router.gateway.catalog_view import caller_policy, models_listing
 from router.gateway.changelog import TierChangelog, add_changelog_routes
 from router.gateway.dashboard import add_dashboard_routes
 from router.gateway.handlers import ErrorReply, Gateway, Trace
+from router.gateway.intake import authenticate, read_json
 from router.gateway.live_state import LiveState, LiveStateUnavailable, live_state_for
 from router.gateway.metrics import GatewayMetrics
 from router.gateway.reload import ConfigHolder
@@ -73,7 +75,7 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
         changelog.watch_reloads()
         await changelog.record_async("deploy")  # a no-op unless the mapping differs from the last recorded
         watcher = asyncio.create_task(holder.watch(settings.reload_poll_s)) if watch else None
-        sweeper = asyncio.create_task(_release_stale_holds(gateway))
+        sweeper = asyncio.create_task(_sweep(gateway))
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, holder.reload, "SIGHUP")
@@ -105,9 +107,9 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
     return app
 
 
-async def _release_stale_holds(gateway: Gateway) -> None:
-    """Give back holds left by processes that died mid-request: at start-up, then every
-    quarter of their lifetime (docs/security.md)."""
+async def _sweep(gateway: Gateway) -> None:
+    """Give back holds left by processes that died mid-request (docs/security.md) and delete
+    expired request captures: at start-up, then every quarter of a hold's lifetime."""
     ttl = gateway.settings.hold_ttl_s
     while True:
         try:
@@ -118,6 +120,13 @@ async def _release_stale_holds(gateway: Gateway) -> None:
             if released:
                 log.warning("released %d hold(s) older than %gs (a gateway process died mid-request?)",
                             released, ttl)
+        try:
+            deleted = await asyncio.to_thread(capture.delete_expired, gateway.ledger)
+        except Exception:  # noqa: BLE001 - retried next round
+            log.exception("could not delete expired captures")
+        else:
+            if deleted:
+                log.info("deleted %d expired request capture(s)", deleted)
         await asyncio.sleep(ttl / 4)
 
 
@@ -132,6 +141,10 @@ def _add_proxy_routes(app: FastAPI, gateway: Gateway) -> None:
             )
         app.add_api_route(f"{prefix}/models", _models(gateway), methods=["GET"],
                           name=f"models{prefix.replace('/', '_')}", tags=["models"])
+        app.add_api_route(f"{prefix}/feedback", _feedback(gateway), methods=["POST"],
+                          name=f"feedback{prefix.replace('/', '_')}", tags=["feedback"],
+                          openapi_extra={"requestBody": {"required": True, "content": {
+                              "application/json": {"schema": feedback.SCHEMA}}}})
 
 
 def _proxy(gateway: Gateway, api: ApiKind) -> Any:
@@ -139,6 +152,42 @@ def _proxy(gateway: Gateway, api: ApiKind) -> Any:
         return await gateway.handle(api, request)
 
     endpoint.__doc__ = f"Route and proxy one {api.value} request (stream or not)."
+    return endpoint
+
+
+def _feedback(gateway: Gateway) -> Any:
+    async def endpoint(request: Request) -> JSONResponse:
+        """Outcome feedback on one of the caller's replies, named by `response_id` (the
+        x-autotier-response-id header) or `session_id` + `turn`: `rating` (up|down),
+        `outcome` (accepted|reverted), `solved` (bool), `note` (docs/gateway.md, "Feedback")."""
+        trace = Trace(api=ApiKind.CHAT, started=0.0)
+        try:
+            gateway.identify(request, trace)
+            gateway.check_blocked(trace.ip_key)
+            caller = await authenticate(request, gateway.ledger)
+            if caller.account_id is None:
+                raise AutotierError("feedback needs an API key (Authorization: Bearer ...)",
+                                    code="invalid_api_key", status=401)
+            body = await read_json(request, feedback.MAX_BODY_BYTES, gateway.settings.body_timeout_s,
+                                   feedback.parse_feedback)
+            given = await asyncio.to_thread(feedback.give, gateway.ledger, caller.account_id, body)
+            if given is None:
+                raise AutotierError("no reply with that id (or session turn) for this API key",
+                                    code="response_not_found", status=404)
+        except ErrorReply as reply:
+            err = reply.error
+            return JSONResponse(wire.error_body(ApiKind.CHAT, err.status, err.code, err.message),
+                                status_code=err.status, headers=reply.headers)
+        except AutotierError as err:
+            if 400 <= err.status < 500:  # failures count: ids cannot be probed at length
+                await gateway.count_failure(trace.ip_key)
+            gateway.metrics.errors.labels("feedback", err.code).inc()
+            return JSONResponse(wire.error_body(ApiKind.CHAT, err.status, err.code, err.message),
+                                status_code=err.status)
+        for item in given["feedback"]:
+            gateway.metrics.feedback.labels(item["signal"], item["value"]).inc()
+        return JSONResponse(given)
+
     return endpoint
 
 
@@ -182,8 +231,6 @@ def _add_service_routes(app: FastAPI, gateway: Gateway) -> None:
     async def explain(request: Request) -> Response:
         """The routing decision for a request body, without calling any provider. The body is
         a chat, Responses or Messages body; `api` (chat|responses|messages) says which."""
-        from router.gateway.intake import read_json
-
         trace = Trace(api=ApiKind.CHAT, started=0.0)
         try:
             gateway.identify(request, trace)

@@ -70,6 +70,22 @@ def _serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--reload-poll", type=float, default=1.0, help="seconds between config file checks")
     p.add_argument("--classifier", default=None, metavar="PATH_OR_URI",
                    help="efficient tier's classifier: artefact folder or models:/ URI (default: shipped)")
+    p.add_argument("--retry-window", type=float, default=120.0, metavar="SECONDS",
+                   help="the same request sent again within this many seconds marks the earlier reply "
+                        "'retried' (implicit feedback)")
+    p.add_argument("--capture-rate", type=float, default=float(os.environ.get("AUTOTIER_CAPTURE_RATE") or 0),
+                   metavar="FLOAT", help="share (0..1) of proxied requests whose redacted user text is kept "
+                                         "for retraining (default $AUTOTIER_CAPTURE_RATE or 0: off)")
+    p.add_argument("--capture-retention-days", type=float,
+                   default=float(os.environ.get("AUTOTIER_CAPTURE_RETENTION_DAYS") or 30), metavar="DAYS",
+                   help="captures are deleted after this many days (default $AUTOTIER_CAPTURE_RETENTION_DAYS or 30)")
+    p.add_argument("--capture-context", action="store_true",
+                   default=os.environ.get("AUTOTIER_CAPTURE_CONTEXT", "").lower() in ("1", "true", "yes"),
+                   help="also keep the session's first user text (redacted) with each capture")
+    p.add_argument("--capture-redact", default=os.environ.get("AUTOTIER_CAPTURE_REDACT") or None,
+                   metavar="MODULE:FUNCTION",
+                   help="an extra redaction fn(text) -> text run after the built-in one; if it raises, the "
+                        "capture is dropped (default $AUTOTIER_CAPTURE_REDACT)")
     p.add_argument("--log-level", default="INFO")
     return p
 
@@ -78,6 +94,7 @@ def serve(argv: list[str]) -> int:
     args = _serve_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from router.gateway import demo, workers
+    from router.gateway.capture import CapturePolicy
     from router.gateway.settings import GatewaySettings, parse_networks
 
     if args.workers is not None and args.workers < 1:
@@ -104,8 +121,13 @@ def serve(argv: list[str]) -> int:
             cooldown_s=args.cooldown, cooldown_after_failures=args.cooldown_after,
             cooldown_window_s=args.cooldown_window, failures_per_minute=args.failures_per_minute,
             header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout,
-            reload_poll_s=args.reload_poll, classifier=args.classifier,
+            reload_poll_s=args.reload_poll, classifier=args.classifier, retry_window_s=args.retry_window,
+            capture_rate=args.capture_rate, capture_retention_days=args.capture_retention_days,
+            capture_context=args.capture_context, capture_redact=args.capture_redact,
         )
+        # Refuse a bad rate, retention or hook now, with one line, not in each worker.
+        CapturePolicy.from_settings(args.capture_rate, args.capture_retention_days, args.capture_context,
+                                    args.capture_redact)
         lines: list[str] = []
         if args.demo:
             stored = demo.key_file(args.db)

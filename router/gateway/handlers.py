@@ -20,8 +20,9 @@ from router.classification import LazyClassifier, needs_classification
 from router.contract import ApiKind, RoutingDecision, RoutingRequest
 from router.core import RouterState, route
 from router.errors import AutotierError, NoModelAvailableError
-from router.gateway import billing, intake, outbound, wire
-from router.gateway.accounts import Hold, Ledger, UsageRow
+from router.gateway import billing, feedback, intake, outbound, wire
+from router.gateway.accounts import Hold, Ledger, Transaction, UsageRow
+from router.gateway.capture import CapturePolicy, store
 from router.gateway.decision_record import DecisionRecord, decision_record
 from router.gateway.live_state import LiveState
 from router.gateway.metrics import GatewayMetrics
@@ -53,6 +54,14 @@ def merge_params(body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def first_event(item: Any) -> dict[str, Any]:
+    """A stream's first item as a dict (raw SSE bytes from a pass-through: their first event)."""
+    if isinstance(item, (bytes, bytearray, str)):
+        events = wire.SSEParser().feed(item.encode() if isinstance(item, str) else bytes(item))
+        return events[0][1] if events else {}
+    return to_dict(item)
+
+
 class ErrorReply(Exception):
     """An AutotierError plus the headers its reply needs (e.g. Retry-After)."""
 
@@ -80,6 +89,9 @@ class Trace:
     provider_fields: tuple[str, ...] | None = None
     estimated_input: int = 0  # billed when a cut stream never reports usage
     record: DecisionRecord | None = None
+    # The reply's id (x-autotier-response-id): the provider's when it sends one.
+    response_id: str = dataclasses.field(default_factory=feedback.new_response_id)
+    body: dict[str, Any] | None = None  # set once routed: what implicit feedback and capture read
 
 
 class Gateway:
@@ -96,6 +108,8 @@ class Gateway:
         # The efficient tier's classifier runs on its own thread so that a request's
         # inference never holds up the event loop serving the others.
         self.classifier = LazyClassifier(settings.classifier)
+        self.capture = CapturePolicy.from_settings(settings.capture_rate, settings.capture_retention_days,
+                                                   settings.capture_context, settings.capture_redact)
         self._classify_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autotier-classify")
         # Limit keys (IP or /64) over their failed-request budget -> until when (this process).
         self._blocked: OrderedDict[str, float] = OrderedDict()
@@ -223,6 +237,7 @@ class Gateway:
             decision = self.decide(routing)
             trace.decision = decision
             trace.record = decision_record(decision, routing, self.config.config)
+            trace.body = body
             chain = await self.admit(api, body, decision, caller, trace)
             return await self.serve(api, body, routing, decision, chain, trace, allowed_fields)
         except ErrorReply as reply:
@@ -292,16 +307,18 @@ class Gateway:
         self.metrics.upstream_latency.labels(served.model.id).observe(served.latency_s)
         if routing.session_id:
             await self.live.remember_session(routing.session_id, served.model.id)
+        payload = first_event(served.first) if stream else to_dict(served.result)
+        trace.response_id = header_safe(feedback.provider_response_id(api, payload) or trace.response_id, 200)
         headers = self.decision_headers(decision, served)
+        headers["x-autotier-response-id"] = trace.response_id
         if dropped:
             headers["x-autotier-dropped-fields"] = header_safe(",".join(dropped), 512)
         if stream:
             return self.stream_reply(api, served, trace, headers)
-        payload = to_dict(served.result)
         payload["model"] = served.model.id
         reported = wire.usage_tokens(api, payload["usage"]) if payload.get("usage") else None
         usage = billing.reply_usage(api, payload, reported, trace.estimated_input)
-        await self.record(trace, 200, served.model, served.tried, usage)
+        await self.record(trace, 200, served.model, served.tried, usage, empty=not feedback.has_output(api, payload))
         return Response(wire.dumps(payload), media_type="application/json", headers=headers)
 
     async def trips_cooldown(self, model_id: str, caller: str) -> bool:
@@ -329,7 +346,8 @@ class Gateway:
                 nonlocal recorded
                 recorded = True
                 usage = outcome.usage(trace.estimated_input)
-                await asyncio.shield(self.record(trace, status, served.model, served.tried, usage))
+                await asyncio.shield(self.record(trace, status, served.model, served.tried, usage,
+                                                 empty=outcome.delivered_chars == 0))
 
             try:
                 async for chunk in relay(api, served, served.model.id, outcome):
@@ -365,8 +383,9 @@ class Gateway:
 
     # ---- bookkeeping ------------------------------------------------------------------
     async def record(self, trace: Trace, status: int, model: Model | None,
-                     tried: tuple[str, ...], usage: tuple[int, int] = (0, 0)) -> None:
-        """Write the usage row and settle the request's hold, once."""
+                     tried: tuple[str, ...], usage: tuple[int, int] = (0, 0), empty: bool = False) -> None:
+        """Write the usage row and settle the request's hold, once; with it the implicit
+        feedback and, when sampled, the capture. `empty`: a reply without text or tool call."""
         api_label = trace.api.value
         self.metrics.requests.labels(api_label, str(status)).inc()
         decision = trace.decision
@@ -378,13 +397,35 @@ class Gateway:
             tokens_in=usage[0], tokens_out=usage[1], cost_usd=cost,
             latency_ms=(time.monotonic() - trace.started) * 1000, status=status,
             mode=trace.mode, session_id=trace.session_id, provider_fields=trace.provider_fields,
-            decision=trace.record,
+            decision=trace.record, response_id=trace.response_id,
         )
         hold, trace.hold = trace.hold, None
+        chosen = decision.model if decision is not None and decision.tier is None else None
+        seen = feedback.Observed(chosen, empty, self.settings.retry_window_s)
         try:
-            await asyncio.to_thread(self.ledger.record, row, hold)
+            await asyncio.to_thread(self.write_row, trace, row, hold, seen)
         except Exception:  # noqa: BLE001 - a ledger failure must not fail the reply
             log.exception("could not write the usage row")
+
+    def write_row(self, trace: Trace, row: UsageRow, hold: Hold | None, seen: feedback.Observed) -> None:
+        """On a worker thread (parsing the body and redacting take CPU): the usage row with
+        its request hash, implicit feedback and capture, in one transaction."""
+        snapshot = None
+        try:  # bookkeeping: whatever it meets, the usage row is still written
+            session = feedback.session_of(trace.body)
+            if session is not None:
+                row = dataclasses.replace(row, request_hash=feedback.request_hash(
+                    trace.caller, row.requested_model, session))
+            snapshot = self.capture.snapshot(session, row.response_id)
+        except Exception:  # noqa: BLE001
+            log.exception("could not read the request for feedback and capture")
+
+        def beside(tx: Transaction, usage_id: int) -> None:
+            tx.attempt("implicit feedback", lambda: feedback.record_implicit(tx, usage_id, row, seen))
+            if snapshot is not None:
+                tx.attempt("a request capture", lambda: store(tx, usage_id, row, snapshot, self.capture.retention_s))
+
+        self.ledger.record(row, hold, beside)
 
     async def error(self, api: ApiKind, exc: AutotierError, trace: Trace,
                     headers: dict[str, str] | None = None, tried: tuple[str, ...] = ()) -> Response:
@@ -393,7 +434,7 @@ class Gateway:
         await self.record(trace, status, None, tried)
         if 400 <= status < 500 and status not in (402, 429):
             await self.count_failure(trace.ip_key)
-        extra = dict(headers or {})
+        extra = {**(headers or {}), "x-autotier-response-id": trace.response_id}
         if trace.decision is not None:
             extra["x-autotier-tier"] = trace.decision.tier or "none"
         return JSONResponse(wire.error_body(api, status, exc.code, exc.message), status_code=status,

@@ -34,6 +34,10 @@ class GatewayMetrics:
             "autotier_fallbacks", "Fallbacks taken after a retryable upstream failure",
             ["from_model", "status"], registry=self.registry,
         )
+        self.feedback = Counter(
+            "autotier_feedback", "Explicit feedback signals stored (POST /v1/feedback) by signal and value",
+            ["signal", "value"], registry=self.registry,
+        )
         self.upstream_latency = Histogram(
             "autotier_upstream_latency_seconds",
             "Time to the upstream's answer (streams: to its first event)", ["model"],

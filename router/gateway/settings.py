@@ -47,6 +47,12 @@ class GatewaySettings:
     `max_header_bytes` in all and `max_headers` fields (431 above), and must arrive within
     `header_timeout_s`, the body within `body_timeout_s` (408).
 
+    Feedback and capture (docs/gateway.md): a request sent again within `retry_window_s`
+    marks the earlier reply `retried`; `capture_rate` (0..1, 0: off) of proxied requests
+    keep their redacted user text for `capture_retention_days`, with the session's first
+    user text too when `capture_context`; `capture_redact` is an operator's extra
+    redaction hook, `module:function`.
+
     Times are seconds; `max_body_bytes` bounds request bodies (413 above it)."""
 
     data_dir: Path | None = None
@@ -78,3 +84,8 @@ class GatewaySettings:
     reason_header_max: int = 1024
     log_prompts: bool = False
     classifier: str | None = None  # efficient tier: artefact folder or models:/ URI; None: shipped default
+    retry_window_s: float = 120.0
+    capture_rate: float = 0.0
+    capture_retention_days: float = 30.0
+    capture_context: bool = False
+    capture_redact: str | None = None
