@@ -27,6 +27,7 @@ LAZY_COMMANDS = {
     "accuracy": "training.accuracy_tables:main",
     "calibrate": "training.calibrate:main",
     "bench": "training.bench.cli:main",
+    "shadow": "training.shadow:main",
 }
 
 

@@ -3,6 +3,9 @@
 autotier train [--embedder static|minilm-int8|PATH] [--subset N] [--no-promote]
                [--export PATH] [--baseline PATH|default|none] [--no-shapes]
                [--no-curve] [--no-track] [--lenient]
+               [--from-ledger DB_OR_URL] [--review PATH] [--review-only]
+autotier train --promote-run RUN_ID [--require-shadow REPORT.json] [--max-success-drop X]
+               [--export PATH]
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 from classifier.artefact import DEFAULT_ARTEFACT
 from training.dataset import DEFAULT_LABELS_DIR
+from training.from_ledger import REVIEW_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--class-weight", choices=("none", "balanced"), default="none")
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds (default 4)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    led = ap.add_argument_group("reviewed gateway traffic (training/from_ledger.py)")
+    led.add_argument("--from-ledger", metavar="DB_OR_URL", help="append the ledger's captures to the review file "
+                     "(SQLite file or postgresql:// URL); its reviewed rows are trained on")
+    led.add_argument("--review", type=Path, default=None, metavar="PATH",
+                     help=f"the review file (default LABELS/{REVIEW_FILE}, read whenever it exists)")
+    led.add_argument("--review-only", action="store_true", help="update the review file, do not train")
+    gate = ap.add_argument_group("promote a registered run instead of training")
+    gate.add_argument("--promote-run", metavar="RUN_ID", help="apply the gate to this run's registered version")
+    gate.add_argument("--require-shadow", type=Path, metavar="REPORT.json",
+                      help="also require this `autotier shadow --json` report for the run")
+    gate.add_argument("--max-success-drop", type=float, default=0.01, metavar="X",
+                      help="largest drop in mean expected success the shadow report may show (default 0.01)")
     return ap
 
 
@@ -101,6 +117,8 @@ def _print_summary(res) -> None:  # type: ignore[no-untyped-def]
             + " (route-key accuracy)"
         )
         print(f"  verdict: {verdict(res.curve)}")
+    if ds.stats.get("ledger_rows"):
+        print(f"ledger: {ds.stats['ledger_rows']} reviewed row(s) trained on (training only, never validation)")
     print(f"artefact: {res.artefact_dir}\nreport:   {res.report_dir}")
     if res.tracking is not None:
         t = res.tracking
@@ -115,8 +133,80 @@ def _print_summary(res) -> None:  # type: ignore[no-untyped-def]
     print(f"done in {res.seconds:.1f} s")
 
 
+def _promote_run(args: argparse.Namespace) -> int:
+    import json
+
+    from training.promotion import shadow_verdict
+    from training.tracking import promote_run
+
+    shadow = None
+    if args.require_shadow is not None:
+        try:
+            report = json.loads(args.require_shadow.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            report = None
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"autotier train: shadow_report_invalid: {args.require_shadow}: {exc}", file=sys.stderr)
+            return 2
+        shadow = shadow_verdict(report, args.promote_run, args.max_success_drop)
+    try:
+        outcome = promote_run(args.promote_run, shadow)
+    except Exception as exc:
+        code = getattr(exc, "code", None)
+        if code is None:
+            raise
+        print(f"autotier train: {code}: {exc}", file=sys.stderr)
+        return 2
+    print(f"gate ({outcome.champion_note}): {outcome.verdict.reason}")
+    print(f"version {outcome.version}: {'now champion' if outcome.promoted else 'not promoted'}")
+    if outcome.promoted and args.export is not None:
+        from classifier.artefact import download_model_uri
+        from training.export import copy_artefact
+
+        print(f"exported: {copy_artefact(download_model_uri(f'runs:/{args.promote_run}/classifier'), args.export)}")
+    return 0 if outcome.promoted else 1
+
+
+def _sync_review(args: argparse.Namespace, review: Path) -> int | None:
+    """Update the review file from the ledger (--from-ledger) and say how many rows await
+    review; an exit code when training must not go on."""
+    from training.dataset import DatasetError
+    from training.from_ledger import LedgerReadError, read_captures, review_status, sync_review
+
+    try:
+        summary = sync_review(read_captures(args.from_ledger), review) if args.from_ledger else review_status(review)
+    except LedgerReadError as exc:
+        print(f"autotier train: {exc.code}: {exc}", file=sys.stderr)
+        return 2
+    except DatasetError as exc:
+        print(f"autotier train: {review}: {exc}\n(fix the lines named; nothing was written)", file=sys.stderr)
+        return 2
+    if args.from_ledger:
+        print(summary.describe())
+    elif summary.unreviewed:
+        print(f"ledger review file {review}: {summary.unreviewed} row(s) await review")
+    return 0 if args.review_only else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.promote_run:
+        return _promote_run(args)
+    if args.require_shadow is not None:
+        print("autotier train: --require-shadow applies to --promote-run RUN_ID (a run already shadowed)",
+              file=sys.stderr)
+        return 2
+    review = args.review or args.labels / REVIEW_FILE
+    if args.review is not None and not args.from_ledger and not review.exists():
+        print(f"autotier train: no review file at {review} (create it with --from-ledger DB_OR_URL)", file=sys.stderr)
+        return 2
+    if args.review_only and not args.from_ledger:
+        print("autotier train: --review-only needs --from-ledger DB_OR_URL", file=sys.stderr)
+        return 2
+    if args.from_ledger or review.exists():
+        code = _sync_review(args, review)
+        if code is not None:
+            return code
     from training.dataset import DatasetError
     from training.fit import HeadTrainer
     from training.pipeline import TrainConfig, train
@@ -126,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder=args.embedder,
         subset=args.subset,
         labels_dir=args.labels,
+        review=review,
         data_root=args.data_root,
         strict=not args.lenient,
         export=args.export,

@@ -7,9 +7,12 @@
   strict=False skips those rows and keeps the messages in `Dataset.warnings`.
 - Duplicates (same row, or the same text from another row) keep one row: hand before weak
   before synthetic, then file order.
+- data/labels/ledger_review.jsonl (training/from_ledger.py): reviewed gateway captures,
+  hand-labelled rows of source `ledger`.
 - Validation: hand-labelled real rows only, ~25% of each route key, chosen by the rank of
-  sha256("source:row_id") inside the class (deterministic). Weak and synthetic rows are
-  training only; synthetic rows are capped at 25% of the training rows.
+  sha256("source:row_id") inside the class (deterministic). Weak, synthetic and ledger rows
+  are training only (ledger labels start as the champion's predictions, so they would
+  favour it in the promotion gate); synthetic rows are capped at 25% of the training rows.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ DIFFICULTY_METHODS = {"hand", "swebench_time_bucket", "debugbench_level", "math_
 PRIORITY = {"hand": 0, "weak": 1, "synthetic": 2}
 VAL_FRACTION = 0.25
 SYNTHETIC_CAP = 0.25
+TRAIN_ONLY_SOURCES = ("synthetic", "ledger")
 
 
 class DatasetError(Exception):
@@ -219,7 +223,7 @@ def assign_splits(examples: list[Example], val_fraction: float = VAL_FRACTION) -
     strata: dict[str, list[Example]] = defaultdict(list)
     for ex in examples:
         ex.split = "train"
-        if ex.label_method == "hand" and ex.source != "synthetic":
+        if ex.label_method == "hand" and ex.source not in TRAIN_ONLY_SOURCES:
             strata[ex.route_key].append(ex)
     for rows in strata.values():
         rows.sort(key=lambda e: _rank(e.key))
@@ -281,8 +285,11 @@ def build_dataset(
     data_root: Path | None = None,
     strict: bool = True,
     subset: int | None = None,
+    review: Path | None = None,
 ) -> Dataset:
-    """Read every label file in `labels_dir`; raises DatasetError (strict) or SourceError."""
+    """Read every label file in `labels_dir`, and the ledger review file (`review`, default
+    `labels_dir/ledger_review.jsonl` when it exists); raises DatasetError (strict) or
+    SourceError."""
     errors: list[str] = []
     warnings: list[str] = []
     examples: list[Example] = []
@@ -299,6 +306,11 @@ def build_dataset(
     synthetic = Path(labels_dir) / "synthetic.jsonl"
     if synthetic.exists():
         examples.extend(read_synthetic(synthetic, taxonomy, errors))
+    from training.from_ledger import REVIEW_FILE, review_examples
+
+    review = Path(review) if review is not None else Path(labels_dir) / REVIEW_FILE
+    if review.exists():
+        examples.extend(review_examples(review, taxonomy, errors))
     if errors and strict:
         raise DatasetError(errors)
     warnings.extend(errors)
@@ -315,6 +327,7 @@ def build_dataset(
         "split": dict(Counter(e.split for e in kept)),
         "by_source": dict(Counter(f"{e.source}/{e.split}" for e in kept)),
         "by_method": dict(Counter(e.label_method for e in kept)),
+        "ledger_rows": sum(1 for e in kept if e.source == "ledger"),
         "invalid_rows_skipped": len(errors),
     }
     return Dataset(kept, dataset_hash(kept), warnings, stats)

@@ -48,6 +48,7 @@ class TrainConfig:
     embedder: str = "static"
     subset: int | None = None
     labels_dir: Path = DEFAULT_LABELS_DIR
+    review: Path | None = None  # ledger review file (default labels_dir/ledger_review.jsonl if present)
     data_root: Path | None = None
     taxonomy_path: Path | None = None
     strict: bool = True
@@ -148,7 +149,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     """Run the pipeline; raises DatasetError for bad labels, ExportError for a refused export."""
     t0 = time.perf_counter()
     taxonomy = load_taxonomy(cfg.taxonomy_path)
-    ds = build_dataset(taxonomy, cfg.labels_dir, cfg.data_root, cfg.strict, cfg.subset)
+    ds = build_dataset(taxonomy, cfg.labels_dir, cfg.data_root, cfg.strict, cfg.subset, cfg.review)
     train_rows = with_bare_views(ds.train) if cfg.bare_views else ds.train
     val_rows = ds.val
     val_sets = {"plain": val_rows}
@@ -227,6 +228,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             "subset": cfg.subset,
             "n_train": len(train_rows),
             "n_val": len(val_rows),
+            "n_ledger_rows": ds.stats["ledger_rows"],
             "dataset_sha256": ds.sha256,
             "taxonomy_sha256": taxonomy.sha256,
             "git_commit": git_commit(),

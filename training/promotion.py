@@ -2,6 +2,8 @@
 
 The score is the mean of task-type, route-key and difficulty accuracy on the validation
 split; both models are scored on the same (current) split. Ties keep the champion.
+Optionally (`autotier train --promote-run RUN --require-shadow REPORT.json`) a shadow report
+for the candidate must exist and show no larger drop in expected success than allowed.
 """
 
 from __future__ import annotations
@@ -37,3 +39,44 @@ def promotion_verdict(new: dict[str, Any], champion: dict[str, Any] | None, min_
     if new_score > old + min_delta:
         return Verdict(True, f"promote: score {new_score:.4f} > champion {old:.4f} ({detail})", new_score, old)
     return Verdict(False, f"keep champion: score {new_score:.4f} <= champion {old:.4f} ({detail})", new_score, old)
+
+
+def _report_names(report: dict[str, Any]) -> set[str]:
+    """Every way a shadow report names its candidate (spec, classifier URI, run id)."""
+    cand = report.get("candidate") or {}
+    names = {str(cand[k]) for k in ("spec", "classifier", "run_id") if cand.get(k)}
+    names |= {n.split("/")[1] for n in list(names) if n.startswith("runs:/") and n.count("/") >= 2}
+    return names
+
+
+def shadow_verdict(report: dict[str, Any] | None, candidate: str, max_success_drop: float = 0.01) -> Verdict:
+    """The optional shadow requirement: a shadow report (`autotier shadow --json`) exists
+    for `candidate` (its run id, URI or path as the report names it) and the candidate's
+    mean expected success is at most `max_success_drop` below the champion's."""
+    if report is None:
+        return Verdict(False, f"no shadow report for {candidate}: run `autotier shadow --candidate {candidate} "
+                       "--json REPORT.json` first", float("nan"), None)
+    if candidate not in _report_names(report):
+        return Verdict(False, f"the shadow report is for {sorted(_report_names(report))}, not {candidate}",
+                       float("nan"), None)
+    overall = report.get("overall") or {}
+    new, old = overall.get("candidate_expected_success"), overall.get("champion_expected_success")
+    if new is None or old is None or not report.get("n"):
+        return Verdict(False, "the shadow report has no expected success to compare (no requests replayed)",
+                       float("nan"), None)
+    drop = float(old) - float(new)
+    detail = f"expected success {float(new):.4f} vs champion {float(old):.4f} on {report['n']} replayed requests"
+    if drop > max_success_drop:
+        return Verdict(False, f"shadow: {detail}, a drop of {drop:.4f} > {max_success_drop:g}", float(new), float(old))
+    reason = f"shadow: {detail} (drop {max(drop, 0.0):.4f} <= {max_success_drop:g})"
+    return Verdict(True, reason, float(new), float(old))
+
+
+def with_shadow(verdict: Verdict, shadow: Verdict | None) -> Verdict:
+    """`verdict` held back by a failed shadow requirement (None: not required)."""
+    if shadow is None:
+        return verdict
+    if not shadow.promote:
+        return Verdict(False, f"keep champion: {shadow.reason} ({verdict.reason})", verdict.new_score,
+                       verdict.champion_score)
+    return Verdict(verdict.promote, f"{verdict.reason}; {shadow.reason}", verdict.new_score, verdict.champion_score)

@@ -144,3 +144,35 @@ def metrics_for_gate(metrics: dict[str, float]) -> dict[str, float]:
     """The scores the gate compares: the shaped validation set's when the run has one."""
     prefix = "val_shaped_" if any(k.startswith("val_shaped_") for k in metrics) else "val_"
     return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}
+
+
+class PromotionError(Exception):
+    """The run to promote is not a registered classifier version."""
+
+    code = "not_registered"
+
+
+def promote_run(run_id: str, shadow: Verdict | None = None, uri: str | None = None) -> TrackingOutcome:
+    """Apply the gate to an already registered run (`autotier train --no-promote`, then
+    `autotier shadow`) and move alias `champion` to its version if it passes. Scores are
+    the ones each run logged (on its own validation split); `shadow` is the optional
+    shadow requirement's verdict (training.promotion.shadow_verdict)."""
+    from training.promotion import with_shadow
+
+    uri = uri or tracking_uri()
+    client = setup(uri)
+    found = [v for v in client.search_model_versions(f"name='{REGISTERED_MODEL}'") if v.run_id == run_id]
+    if not found:
+        raise PromotionError(f"run {run_id} has no registered {REGISTERED_MODEL} version at {uri}")
+    mv = max(found, key=lambda v: int(v.version))
+    champion = _champion_version(client)
+    if champion is not None and str(champion.version) == str(mv.version):
+        verdict = Verdict(False, f"version {mv.version} already is the champion", float("nan"), None)
+        return TrackingOutcome(run_id, str(mv.version), verdict, "already champion", uri, False)
+    new = metrics_for_gate(dict(client.get_run(run_id).data.metrics))
+    old = metrics_for_gate(dict(client.get_run(champion.run_id).data.metrics)) if champion is not None else None
+    note = f"version {champion.version} logged scores" if champion is not None else "no champion"
+    verdict = with_shadow(promotion_verdict(new, old or None), shadow)
+    if verdict.promote:
+        client.set_registered_model_alias(REGISTERED_MODEL, ALIAS, mv.version)
+    return TrackingOutcome(run_id, str(mv.version), verdict, note, uri, verdict.promote)
