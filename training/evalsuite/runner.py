@@ -113,7 +113,7 @@ async def run_eval(model: Model, cases: Sequence[Any], path: Path, upstream: Any
                    judge: Model | None = None, max_tokens: int = 2048, progress: bool = True,
                    provenance: dict[str, Any] | None = None) -> Summary:
     """Ask `model` every case without an outcome yet in `path`, grade, append; returns the summary."""
-    from training.evalsuite.graders import grade, judge_prompt  # noqa: F401 - judge_prompt: the contract
+    from training.evalsuite.graders import grade
 
     path.parent.mkdir(parents=True, exist_ok=True)
     done = {(r["case"], r.get("case_hash")) for r in read_outcomes(path) if r.get("model") == model.id}
@@ -147,7 +147,12 @@ async def run_eval(model: Model, cases: Sequence[Any], path: Path, upstream: Any
                 summary.errors.append(f"{case.id}: {type(exc).__name__}: {str(exc)[:200]}")
                 bar(1)
                 return
-            verdict = await asyncio.to_thread(grade, case, answer, judge_call if judge and case.judge else None)
+            try:
+                verdict = await asyncio.to_thread(grade, case, answer, judge_call if judge and case.judge else None)
+            except Exception as exc:  # noqa: BLE001 - e.g. the judge's call failed: retried on the next run
+                summary.errors.append(f"{case.id}: grading failed: {type(exc).__name__}: {str(exc)[:200]}")
+                bar(1)
+                return
             cost = model.cost_usd(tokens_in, tokens_out)
             summary.graded += 1
             summary.tokens_in += tokens_in
