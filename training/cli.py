@@ -80,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _coded_failure(exc: Exception) -> int:
+    """Exit status 2 for an error that carries a `code` (said on stderr); others propagate."""
+    code = getattr(exc, "code", None)
+    if code is None:
+        raise exc
+    print(f"autotier train: {code}: {exc}", file=sys.stderr)
+    return 2
+
+
 def _print_summary(res) -> None:  # type: ignore[no-untyped-def]
     m = res.report["metrics"]
     ds = res.dataset
@@ -152,11 +161,7 @@ def _promote_run(args: argparse.Namespace) -> int:
     try:
         outcome = promote_run(args.promote_run, shadow)
     except Exception as exc:
-        code = getattr(exc, "code", None)
-        if code is None:
-            raise
-        print(f"autotier train: {code}: {exc}", file=sys.stderr)
-        return 2
+        return _coded_failure(exc)
     print(f"gate ({outcome.champion_note}): {outcome.verdict.reason}")
     print(f"version {outcome.version}: {'now champion' if outcome.promoted else 'not promoted'}")
     if outcome.promoted and args.export is not None:
@@ -235,11 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autotier train: {exc}\n(use --lenient to skip invalid rows)", file=sys.stderr)
         return 2
     except Exception as exc:
-        code = getattr(exc, "code", None)
-        if code is None:
-            raise
-        print(f"autotier train: {code}: {exc}", file=sys.stderr)
-        return 2
+        return _coded_failure(exc)
     _print_summary(res)
     return 0
 

@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,44 +151,54 @@ def read_label_csv(path: Path, taxonomy: Taxonomy, raw: dict[str, RawRow], error
     return out
 
 
-def read_synthetic(path: Path, taxonomy: Taxonomy, errors: list[str]) -> list[Example]:
-    out: list[Example] = []
-    with path.open(encoding="utf-8") as fh:
+def json_objects(path: Path, errors: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """("file:line", object) for each non-empty line of a JSON-lines file; a line that is not
+    a JSON object goes to `errors` instead."""
+    with Path(path).open(encoding="utf-8") as fh:
         for line, text in enumerate(fh, start=1):
-            where = f"{path.name}:{line}"
+            where = f"{Path(path).name}:{line}"
             if not text.strip():
                 continue
             try:
                 rec = json.loads(text)
             except json.JSONDecodeError as exc:
-                errors.append(f"{where}: not valid JSON ({exc.msg})")
+                errors.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
                 continue
-            if not isinstance(rec, dict) or not isinstance(rec.get("id"), str | int):
-                errors.append(f"{where}: needs an 'id'")
+            if not isinstance(rec, dict):
+                errors.append(f"{where}: must be a JSON object, got {type(rec).__name__}")
                 continue
-            ok = _check_labels(rec, taxonomy, where, errors)
-            if rec.get("label_method", "synthetic") != "synthetic":
-                errors.append(f"{where}: label_method must be 'synthetic'")
-                ok = False
-            request = {k: rec[k] for k in ("messages", "tools", "mode", "system") if k in rec}
-            try:
-                parse_request(request)
-            except Exception as exc:  # a session the featuriser cannot read is a bad row
-                errors.append(f"{where}: messages unusable: {exc}")
-                ok = False
-            if ok:
-                out.append(
-                    Example(
-                        "synthetic",
-                        str(rec["id"]),
-                        request,
-                        rec["route_key"],
-                        rec["difficulty"],
-                        "synthetic",
-                        rec.get("difficulty_method", "hand"),
-                        where,
-                    )
+            yield where, rec
+
+
+def read_synthetic(path: Path, taxonomy: Taxonomy, errors: list[str]) -> list[Example]:
+    out: list[Example] = []
+    for where, rec in json_objects(path, errors):
+        if not isinstance(rec.get("id"), str | int):
+            errors.append(f"{where}: needs an 'id'")
+            continue
+        ok = _check_labels(rec, taxonomy, where, errors)
+        if rec.get("label_method", "synthetic") != "synthetic":
+            errors.append(f"{where}: label_method must be 'synthetic'")
+            ok = False
+        request = {k: rec[k] for k in ("messages", "tools", "mode", "system") if k in rec}
+        try:
+            parse_request(request)
+        except Exception as exc:  # a session the featuriser cannot read is a bad row
+            errors.append(f"{where}: messages unusable: {exc}")
+            ok = False
+        if ok:
+            out.append(
+                Example(
+                    "synthetic",
+                    str(rec["id"]),
+                    request,
+                    rec["route_key"],
+                    rec["difficulty"],
+                    "synthetic",
+                    rec.get("difficulty_method", "hand"),
+                    where,
                 )
+            )
     return out
 
 

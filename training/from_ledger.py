@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier.taxonomy import Taxonomy
-from training.dataset import Example
+from training.dataset import Example, json_objects
 
 SOURCE = "ledger"
 REVIEW_FILE = "ledger_review.jsonl"
@@ -72,7 +72,7 @@ def read_captures(location: str, since: float | None = None, limit: int | None =
 
 @dataclass(frozen=True)
 class ReviewLine:
-    line: int
+    where: str  # file:line
     record: dict[str, Any]
 
 
@@ -84,41 +84,29 @@ def read_review(path: Path, errors: list[str]) -> list[ReviewLine]:
     """Every well-formed line of a review file; problems go to `errors` as
     "file:line: field 'name': reason" (labels are checked by `review_examples`)."""
     out: list[ReviewLine] = []
-    seen: dict[str, int] = {}
-    with Path(path).open(encoding="utf-8") as fh:
-        for line, raw in enumerate(fh, start=1):
-            where = f"{Path(path).name}:{line}"
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                errors.append(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(rec, dict):
-                errors.append(f"{where}: must be a JSON object, got {type(rec).__name__}")
-                continue
-            problems = []
-            rid = rec.get("id")
-            if not isinstance(rid, str) or not rid.startswith(ID_PREFIX) or rid == ID_PREFIX:
-                problems.append(_field_error(where, "id", f"must be a string 'ledger:<capture id>', got {rid!r}"))
-            elif rid in seen:
-                problems.append(_field_error(where, "id", f"{rid!r} repeats line {seen[rid]}"))
-            if not isinstance(rec.get("text"), str) or not rec["text"].strip():
-                problems.append(_field_error(where, "text", "must be a non-empty string"))
-            for name in ("context", "mode"):
-                if rec.get(name) is not None and not isinstance(rec[name], str):
-                    problems.append(_field_error(where, name, f"must be a string or null, got {rec[name]!r}"))
-            n_tools = rec.get("n_tool_results")
-            if n_tools is not None and (not isinstance(n_tools, int) or isinstance(n_tools, bool) or n_tools < 0):
-                problems.append(_field_error(where, "n_tool_results", f"must be a count or null, got {n_tools!r}"))
-            if not isinstance(rec.get("reviewed"), bool):
-                problems.append(_field_error(where, "reviewed", f"must be true or false, got {rec.get('reviewed')!r}"))
-            if problems:
-                errors.extend(problems)
-                continue
-            seen[rid] = line
-            out.append(ReviewLine(line, rec))
+    seen: dict[str, str] = {}
+    for where, rec in json_objects(path, errors):
+        problems = []
+        rid = rec.get("id")
+        if not isinstance(rid, str) or not rid.startswith(ID_PREFIX) or rid == ID_PREFIX:
+            problems.append(_field_error(where, "id", f"must be a string 'ledger:<capture id>', got {rid!r}"))
+        elif rid in seen:
+            problems.append(_field_error(where, "id", f"{rid!r} repeats {seen[rid]}"))
+        if not isinstance(rec.get("text"), str) or not rec["text"].strip():
+            problems.append(_field_error(where, "text", "must be a non-empty string"))
+        for name in ("context", "mode"):
+            if rec.get(name) is not None and not isinstance(rec[name], str):
+                problems.append(_field_error(where, name, f"must be a string or null, got {rec[name]!r}"))
+        n_tools = rec.get("n_tool_results")
+        if n_tools is not None and (not isinstance(n_tools, int) or isinstance(n_tools, bool) or n_tools < 0):
+            problems.append(_field_error(where, "n_tool_results", f"must be a count or null, got {n_tools!r}"))
+        if not isinstance(rec.get("reviewed"), bool):
+            problems.append(_field_error(where, "reviewed", f"must be true or false, got {rec.get('reviewed')!r}"))
+        if problems:
+            errors.extend(problems)
+            continue
+        seen[rid] = where
+        out.append(ReviewLine(where, rec))
     return out
 
 
@@ -130,7 +118,7 @@ def review_examples(path: Path, taxonomy: Taxonomy, errors: list[str]) -> list[E
         rec = item.record
         if rec["reviewed"] is not True:
             continue
-        where = f"{Path(path).name}:{item.line}"
+        where = item.where
         ok = True
         if rec.get("route_key") not in taxonomy.route_keys:
             errors.append(_field_error(where, "route_key", f"{rec.get('route_key')!r} is not in taxonomy.yaml"))
