@@ -132,12 +132,28 @@ def call_cost(model: Model, prompt_tokens: int, output_tokens: int, cached_token
     return ((prompt_tokens - cached) * price.input + cached * cache_price + output_tokens * price.output) / 1e6
 
 
+def judged_difficulty(weights: dict[str, float], low_gate: float | None) -> dict[str, float]:
+    """The difficulty probabilities candidates are judged under. Without `low_gate`: the
+    classifier's own. With it, a request counts as low-difficulty work only when
+    P(low) >= low_gate (then it is judged on the low cells alone); below the gate the low
+    cells are dropped and medium and high decide, renormalised, so a request the classifier
+    is not sure is easy needs a model adequate for harder work."""
+    if low_gate is None or "low" not in weights:
+        return weights
+    if weights["low"] >= low_gate:
+        return {"low": 1.0}
+    harder = {d: p for d, p in weights.items() if d != "low" and p > 0}
+    total = sum(harder.values())
+    return {d: p / total for d, p in harder.items()} if total > 0 else weights
+
+
 def score_candidates(
     tier: EfficientTier, config: RouterConfig, candidates: Sequence[str], prediction: Any, prompt_tokens: int | None,
     previous: str | None = None,
 ) -> Scoring:
     """Expected accuracy = the table's conservative accuracy weighted by the prediction's
-    cell probabilities (each model's overall figure when there is no prediction); cost =
+    cell probabilities, difficulty as `judged_difficulty` gives it under `tier.low_gate`
+    (each model's overall figure when there is no prediction); cost =
     catalog prices x (prompt tokens + output tokens expected for the predicted difficulty),
     with `tier.cached_prompt_share` of the prompt at the cached price for `previous` (the
     session's model so far: its provider still holds the prompt's prefix).
@@ -148,13 +164,14 @@ def score_candidates(
     classified = bool(route_probs and weights)
     difficulty = None
     if classified:
-        probs = table.joint_vector(route_probs, weights)
+        probs = table.joint_vector(route_probs, judged_difficulty(weights, tier.low_gate))
         accuracy = dict(zip(candidates, table.expected_accuracies(candidates, probs), strict=True))
         difficulty = table.expected_difficulty(probs)
     else:
         accuracy = {m: table.overall(m) for m in candidates}
         weights = {}
     middle = sorted(tier.output_tokens.values())[len(tier.output_tokens) // 2]
+    # Expected output tokens from the classifier's own probabilities (an estimate, not a risk call).
     out_tokens = round(sum(p * tier.output_tokens.get(d, middle) for d, p in weights.items()) or middle)
     in_tokens = prompt_tokens or tier.default_prompt_tokens
     cached = round(in_tokens * tier.cached_prompt_share) if previous else 0
@@ -182,10 +199,16 @@ class EfficientStrategy:
             placed = "" if scoring.difficulty is None else (
                 f", {scoring.difficulty:+.2f} on the success scale (the ability that succeeds half the time)"
             )
+            gate = ""
+            if tier.low_gate is not None:
+                p_low = (_field(prediction, "difficulty_probs") or {}).get("low", 0.0)
+                gate = (f"; judged as low-difficulty work (P(low) {p_low:.2f} >= gate {tier.low_gate:g})"
+                        if p_low >= tier.low_gate else
+                        f"; judged on medium/high cells (P(low) {p_low:.2f} < gate {tier.low_gate:g})")
             trace.append(
                 f"{name}: classified as {_field(prediction, 'route_key')} "
                 f"(p={_field(prediction, 'confidence') or 0:.2f}), difficulty {_field(prediction, 'difficulty')}"
-                + placed
+                + placed + gate
             )
         else:
             trace.append(f"{name}: no classification for this request: each model's overall accuracy")

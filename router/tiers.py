@@ -93,7 +93,8 @@ class EfficientTier(Strict):
     estimated from catalog prices: the prompt's estimated tokens (`default_prompt_tokens`
     when unknown) plus `output_tokens` expected for the predicted difficulty. When the
     session stays on the model that served its previous turn, `cached_prompt_share` of the
-    prompt is billed at the catalog's cached-input price (where it lists one). The envelope
+    prompt is billed at the catalog's cached-input price (where it lists one). `low_gate`
+    is the P(low) a request needs before candidates are judged on low-difficulty cells. The envelope
     flags (`free_only`, `open_weight_only`) limit the candidates like any tier's.
     """
 
@@ -109,6 +110,10 @@ class EfficientTier(Strict):
     )
     default_prompt_tokens: int = Field(default=2000, gt=0)
     cached_prompt_share: float = Field(default=0.0, ge=0, le=1)
+    # P(low) a request needs to be judged as low-difficulty work; below it candidates are
+    # judged on the medium and high cells (router.strategies.judged_difficulty). None: the
+    # classifier's difficulty probabilities as they are.
+    low_gate: float | None = Field(default=None, gt=0, le=1)
     params: TierParams = TierParams()
     free_only: bool = False
     open_weight_only: bool = False

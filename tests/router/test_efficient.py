@@ -114,12 +114,37 @@ def test_best_accuracy_mode_ignores_cost(tmp_path):
     assert efficient(state, EASY_BUG).model == OPUS
 
 
-def test_expected_accuracy_mixes_cells_by_probability(hand_state):
+def test_expected_accuracy_mixes_cells_by_probability(tmp_path):
+    state = RouterState(load_config(write_config(tmp_path, low_gate=None)))
     mixed = {"route_probs": {"debugging/bug_fixing": 1.0}, "difficulty_probs": {"low": 0.5, "high": 0.5}}
-    d = efficient(hand_state, mixed)
+    d = efficient(state, mixed)
     scores = {c["model"]: c["expected_accuracy"] for c in d.details["candidates"]}
     assert scores[HAIKU] == pytest.approx((0.55 + 0.92) / 2, abs=1e-4)
     assert d.model == SONNET  # 0.86 clears 0.75; Haiku's 0.735 and DeepSeek's 0.705 do not
+
+
+def test_low_gate_judges_unsure_requests_on_the_harder_cells(tmp_path):
+    state = RouterState(load_config(write_config(tmp_path, low_gate=0.7)))
+    unsure = {"route_probs": {"debugging/bug_fixing": 1.0}, "difficulty_probs": {"low": 0.6, "high": 0.4}}
+    d = efficient(state, unsure)
+    scores = {c["model"]: c["expected_accuracy"] for c in d.details["candidates"]}
+    assert scores[HAIKU] == pytest.approx(0.55)  # P(low) 0.6 < 0.7: judged on the high cell
+    assert d.model == SONNET and "judged on medium/high cells (P(low) 0.60 < gate 0.7)" in d.reason[-2]
+    assert d.details["estimated_tokens"]["output"] == round(0.6 * 500 + 0.4 * 4000)  # cost: own probabilities
+    sure = {"route_probs": {"debugging/bug_fixing": 1.0}, "difficulty_probs": {"low": 0.8, "high": 0.2}}
+    d = efficient(state, sure)
+    assert {c["model"]: c["expected_accuracy"] for c in d.details["candidates"]}[DEEPSEEK] == pytest.approx(0.91)
+    assert d.model == DEEPSEEK and "judged as low-difficulty work" in d.reason[-2]
+
+
+def test_judged_difficulty_without_a_gate_or_harder_mass_is_the_classifiers():
+    from router.strategies import judged_difficulty
+
+    probs = {"low": 0.5, "medium": 0.3, "high": 0.2}
+    assert judged_difficulty(probs, None) == probs
+    assert judged_difficulty(probs, 0.5) == {"low": 1.0}
+    assert judged_difficulty(probs, 0.7) == pytest.approx({"medium": 0.6, "high": 0.4})
+    assert judged_difficulty({"low": 0.5}, 0.7) == {"low": 0.5}
 
 
 def test_no_classification_uses_overall_rates(hand_state):

@@ -87,8 +87,10 @@ def test_a_cheap_model_made_worse_loses_its_requests_at_a_higher_cost(db, tmp_pa
     assert report["n"] == len(PROMPTS) and report["skipped"] == {}  # the balanced row is not replayed
     assert o["changed"] > 0 and o["moves"] and all(m["from"] == cheap for m in o["moves"])
     assert sum(m["n"] for m in o["moves"]) == o["changed"]
-    # Off the cheap model onto stronger, dearer ones: cost and expected success both rise.
-    assert o["cost_delta_usd"] > 0 and o["success_delta"] > 0
+    # Off the cheap model onto dearer ones that meet the bar (margin 0.06): cost rises, and
+    # expected success stays within the bar (the next cheapest adequate model may sit a little
+    # below the degraded model's old figure).
+    assert o["cost_delta_usd"] > 0 and o["success_delta"] > -0.06
     assert o["candidate_cost_usd"] - o["champion_cost_usd"] == pytest.approx(o["cost_delta_usd"])
     assert set(report["per_tier"]) == {"efficient"} and report["per_tier"]["efficient"]["n"] == len(PROMPTS)
     assert sum(s["n"] for s in report["per_route_key"].values()) == len(PROMPTS)
