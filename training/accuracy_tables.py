@@ -174,7 +174,7 @@ def build_sources(root: Path, labels: Path) -> dict[str, tuple[AccuracyTable, An
 
 def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: Path, map_path: Path,
                     labels: Path, own_suite: Path | None = None, feedback: str | None = None,
-                    feedback_weight: float = 1.0) -> AccuracyTable:
+                    feedback_weight: float = 1.0, feedback_per_account: float = 20.0) -> AccuracyTable:
     """The production table from the success model (`training.success_model`) over the
     public outcome sets, the model map and the boards; `swe` is the SWE-bench `Outcomes`
     (its exclusions and notes go into the provenance). `own_suite` (a folder of
@@ -191,7 +191,7 @@ def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: 
     taxonomy = load_taxonomy(taxonomy_path)
     levels = taxonomy.difficulty_names
     own = _own_evidence(catalog_ids, [f"{rk}|{d}" for rk in taxonomy.route_keys for d in levels],
-                        own_suite, feedback, feedback_weight)
+                        own_suite, feedback, feedback_weight, feedback_per_account)
     used = ("swebench", "livecodebench", "debugbench", "routerbench", "aider", "wildbench")
     provenance = {
         "command": COMMAND,
@@ -213,14 +213,14 @@ def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: 
 
 
 def _own_evidence(catalog_ids: list[str], cells: list[str], own_suite: Path | None, feedback: str | None,
-                  feedback_weight: float) -> Any:
+                  feedback_weight: float, feedback_per_account: float) -> Any:
     from training.own_evidence import merge, read_feedback, read_own_suite
 
     parts = []
     if own_suite is not None and own_suite.is_dir():
         parts.append(read_own_suite(own_suite, catalog_ids, cells))
     if feedback:
-        parts.append(read_feedback(feedback, catalog_ids, cells, feedback_weight))
+        parts.append(read_feedback(feedback, catalog_ids, cells, feedback_weight, feedback_per_account))
     own = merge(*parts) if parts else None
     return own if own is not None and (own.by_model or own.notes) else None
 
@@ -264,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="also fold in the feedback stored in this gateway ledger (SQLite file or postgresql:// URL)")
     b.add_argument("--feedback-weight", type=float, default=0.5,
                    help="weight of one request's feedback against one graded suite outcome (default 0.5)")
+    b.add_argument("--feedback-per-account", type=float, default=20.0,
+                   help="most requests one account's feedback weighs per model (default 20): no single key "
+                        "can move a model for everyone")
     add_eval_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "eval":
@@ -283,7 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         production = production_from(tables["swebench"][1], root, catalog_path=args.catalog,
                                      taxonomy_path=args.taxonomy, map_path=args.model_map, labels=args.labels,
                                      own_suite=args.own_suite, feedback=args.feedback,
-                                     feedback_weight=args.feedback_weight)
+                                     feedback_weight=args.feedback_weight,
+                                     feedback_per_account=args.feedback_per_account)
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ thumbs-down is a noisier failure than a failed unit test.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +82,12 @@ def read_own_suite(folder: Path, catalog_ids: Iterable[str], cells: Iterable[str
     return OwnEvidence(dict(by_model), files, notes)
 
 
-def read_feedback(location: str, catalog_ids: Iterable[str], cells: Iterable[str], weight: float) -> OwnEvidence:
-    """The ledger's feedback on requests whose decision record has a route key and difficulty."""
+def read_feedback(location: str, catalog_ids: Iterable[str], cells: Iterable[str], weight: float,
+                  per_account: float = 20.0) -> OwnEvidence:
+    """The ledger's feedback on requests whose decision record has a route key and difficulty.
+    One account (anonymous callers count as one) weighs at most `per_account` requests per
+    model: past that its requests share that weight, so no single key can talk a model's
+    ability down (or up) for everyone by flooding feedback or retries."""
     from router.gateway.accounts import Ledger
 
     ids, known = set(catalog_ids), set(cells)
@@ -94,22 +98,29 @@ def read_feedback(location: str, catalog_ids: Iterable[str], cells: Iterable[str
         ledger.close()
     per_request: dict[tuple[Any, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     cell_of: dict[tuple[Any, str], str | None] = {}
+    account_of: dict[tuple[Any, str], Any] = {}
     for r in rows:
         key = (r["usage_id"], r["model"])
         per_request[key][r["origin"]].append(float(r["success"]))
         rk, lvl = r.get("route_key"), r.get("difficulty")
         cell_of[key] = f"{rk}{CELL_SEPARATOR}{lvl}" if rk and lvl else None
+        account_of[key] = r.get("account_id")
+    used = [k for k in per_request if cell_of[k] in known and k[1] in ids]
+    counts = Counter((account_of[k], k[1]) for k in used)
     by_model: dict[str, list[Observation]] = defaultdict(list)
-    unplaced = 0
-    for key, origins in per_request.items():
-        cell, model = cell_of[key], key[1]
-        if cell not in known or model not in ids:
-            unplaced += 1
-            continue
+    for key in used:
+        origins = per_request[key]
         signals = origins.get("explicit") or origins["implicit"]
-        by_model[model].append(Observation(cell, float(np.mean(signals)), weight, "feedback"))
-    notes = [f"feedback: {len(per_request)} request(s) with signals; {unplaced} not used (no route key and "
-             "difficulty in their decision record, i.e. not decided by the efficient tier, or not a catalog model)"]
+        share = min(1.0, per_account / counts[(account_of[key], key[1])])
+        by_model[key[1]].append(Observation(str(cell_of[key]), float(np.mean(signals)), weight * share, "feedback"))
+    capped = sorted(f"{'anonymous' if a is None else f'account {a}'} on {m} ({n} requests)"
+                    for (a, m), n in counts.items() if n > per_account)
+    notes = [f"feedback: {len(per_request)} request(s) with signals; {len(per_request) - len(used)} not used (no "
+             "route key and difficulty in their decision record, i.e. not decided by the efficient tier, or not a "
+             "catalog model)"]
+    if capped:
+        notes.append(f"feedback: weighed as {per_account:g} requests each (--feedback-per-account): "
+                     + "; ".join(capped))
     return OwnEvidence(dict(by_model), [], notes)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -65,3 +66,40 @@ def test_outcome_files_latest_per_case_torn_lines_and_unknown_models(tmp_path) -
     assert "not/catalog" not in own.by_model
     assert len(own.files) == 2
     assert any("'x/model'" in n and "1 outcome" in n for n in own.notes)
+
+
+def _ledger_with_feedback(path, signals):
+    """A real ledger with one usage row per (account, route key, signals) item."""
+    from router.gateway.accounts import Ledger, UsageRow
+    from router.gateway.decision_record import DecisionRecord
+    from router.gateway.feedback import put_signal
+
+    ledger = Ledger(path)
+    for account, route_key, given in signals:
+        record = DecisionRecord("efficient", route_key, "low" if route_key else None)
+        row = UsageRow(account, "chat", "efficient", "kilo-auto/efficient", "x/model", (), 10, 5, 0.0, 1.0, 200,
+                       decision=record)
+        usage_id = ledger.record(row)
+        for signal, origin, success in given:
+            ledger.run(lambda tx, s=signal, o=origin, y=success, u=usage_id, a=account:
+                       put_signal(tx, u, a, "x/model", s, "v", o, y))
+    ledger.close()
+
+
+def test_feedback_counts_a_request_once_explicit_first_and_caps_each_account(tmp_path) -> None:
+    from training.own_evidence import read_feedback
+
+    cleanup = "refactoring/code_cleanup"
+    down = [("rating", "explicit", 0.0)]
+    signals = [(1, cleanup, down)] * 100 + [(2, cleanup, down)] * 5
+    # Explicit wins over the implicit retry on the same request; a row without a route key is not used.
+    signals += [(3, cleanup, [("retried", "implicit", 0.0), ("rating", "explicit", 1.0)]), (3, None, down)]
+    _ledger_with_feedback(tmp_path / "l.db", signals)
+    own = read_feedback(str(tmp_path / "l.db"), ["x/model"], CELLS, weight=0.5, per_account=20)
+    obs = own.by_model["x/model"]
+    assert len(obs) == 106
+    weights = Counter(round(o.weight, 6) for o in obs)
+    assert weights == {0.1: 100, 0.5: 6}  # account 1: 20 requests' worth shared by its 100
+    assert sum(o.y for o in obs) == 1.0
+    assert any("account 1 on x/model (100 requests)" in n for n in own.notes)
+    assert any("1 not used" in n for n in own.notes)
