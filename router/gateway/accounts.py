@@ -19,7 +19,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -474,6 +474,18 @@ class Ledger:
                 cur = self._execute(insert, (account_id, amount, time.time()))
                 hold_id = cur.fetchone()[0] if self.dialect.returning_id else cur.lastrowid
         return Hold(int(hold_id or 0), account_id, amount, cap)
+
+    def renew_holds(self, hold_ids: Collection[int]) -> int:
+        """Mark holds as still in use (their requests are running, e.g. a long stream), so the
+        stale-hold sweep of any process leaves them; returns how many were still there."""
+        if not hold_ids:
+            return 0
+        ids = sorted(hold_ids)
+        marks = ", ".join("?" for _ in ids)
+        with self._lock:
+            self._reopen_if_broken()
+            return int(self._execute(f"UPDATE holds SET created = ? WHERE id IN ({marks})",
+                                     (time.time(), *ids)).rowcount)
 
     def release_stale_holds(self, older_than_s: float) -> int:
         """Give back holds older than `older_than_s` seconds (left by a process that died

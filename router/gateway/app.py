@@ -108,26 +108,35 @@ def create_app(settings: GatewaySettings, *, live: LiveState | None = None,
 
 
 async def _sweep(gateway: Gateway) -> None:
-    """Give back holds left by processes that died mid-request (docs/security.md) and delete
-    expired request captures: at start-up, then every quarter of a hold's lifetime."""
-    ttl = gateway.settings.hold_ttl_s
+    """At start-up, then every quarter of a hold's lifetime: `sweep_once`."""
     while True:
-        try:
-            released = await asyncio.to_thread(gateway.ledger.release_stale_holds, ttl)
-        except Exception:  # noqa: BLE001 - retried next round; the ledger logs its own failures
-            log.exception("could not release stale holds")
-        else:
-            if released:
-                log.warning("released %d hold(s) older than %gs (a gateway process died mid-request?)",
-                            released, ttl)
-        try:
-            deleted = await asyncio.to_thread(capture.delete_expired, gateway.ledger)
-        except Exception:  # noqa: BLE001 - retried next round
-            log.exception("could not delete expired captures")
-        else:
-            if deleted:
-                log.info("deleted %d expired request capture(s)", deleted)
-        await asyncio.sleep(ttl / 4)
+        await sweep_once(gateway)
+        await asyncio.sleep(gateway.settings.hold_ttl_s / 4)
+
+
+async def sweep_once(gateway: Gateway) -> None:
+    """Renew the holds of this process's running requests, give back holds left by processes
+    that died mid-request (docs/security.md), and delete expired request captures."""
+    ttl = gateway.settings.hold_ttl_s
+    try:
+        await asyncio.to_thread(gateway.ledger.renew_holds, set(gateway.live_holds))
+    except Exception:  # noqa: BLE001 - retried next round, well before a hold's lifetime ends
+        log.exception("could not renew the holds of running requests")
+    try:
+        released = await asyncio.to_thread(gateway.ledger.release_stale_holds, ttl)
+    except Exception:  # noqa: BLE001 - retried next round; the ledger logs its own failures
+        log.exception("could not release stale holds")
+    else:
+        if released:
+            log.warning("released %d hold(s) older than %gs (a gateway process died mid-request?)",
+                        released, ttl)
+    try:
+        deleted = await asyncio.to_thread(capture.delete_expired, gateway.ledger)
+    except Exception:  # noqa: BLE001 - retried next round
+        log.exception("could not delete expired captures")
+    else:
+        if deleted:
+            log.info("deleted %d expired request capture(s)", deleted)
 
 
 def _add_proxy_routes(app: FastAPI, gateway: Gateway) -> None:

@@ -113,6 +113,9 @@ class Gateway:
         self._classify_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autotier-classify")
         # Limit keys (IP or /64) over their failed-request budget -> until when (this process).
         self._blocked: OrderedDict[str, float] = OrderedDict()
+        # Holds of this process's requests still running: renewed by the sweep (app.py) so
+        # that a stream outliving the hold lifetime keeps its hold.
+        self.live_holds: set[int] = set()
 
     async def classify(self, body: dict[str, Any], mode: str | None) -> Any:
         loop = asyncio.get_running_loop()
@@ -211,7 +214,10 @@ class Gateway:
             found = billing.plan_hold(paid, tokens_in, cap, balance, self.settings.min_output_tokens)
             return (found.amount, found.max_output_tokens) if found else None
 
-        return await asyncio.to_thread(self.ledger.reserve, account_id, plan)
+        hold = await asyncio.to_thread(self.ledger.reserve, account_id, plan)
+        if hold is not None:
+            self.live_holds.add(hold.id)
+        return hold
 
     def unaffordable(self, api: ApiKind, body: dict[str, Any], paid: list[Model], balance: float) -> AutotierError:
         tokens_in = billing.input_token_bound(api, body)
@@ -400,6 +406,8 @@ class Gateway:
             decision=trace.record, response_id=trace.response_id,
         )
         hold, trace.hold = trace.hold, None
+        if hold is not None:
+            self.live_holds.discard(hold.id)  # settled below (or, if that fails, released when stale)
         chosen = decision.model if decision is not None and decision.tier is None else None
         seen = feedback.Observed(chosen, empty, self.settings.retry_window_s)
         try:

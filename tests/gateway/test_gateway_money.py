@@ -155,3 +155,43 @@ def test_stale_holds_are_given_back(tmp_path):
         assert ledger.accounts()[0].balance == pytest.approx(1.0)
     finally:
         ledger.close()
+
+
+def test_a_running_requests_hold_is_renewed_and_a_dead_processs_is_given_back(tmp_path):
+    """A stream that outlives the hold lifetime keeps its hold (the sweep renews the holds of
+    this process's running requests); a hold nobody renews is given back."""
+    import dataclasses
+
+    from router.contract import ApiKind
+    from router.gateway.app import sweep_once
+    from router.gateway.handlers import Gateway, Trace
+    from router.gateway.live_state import live_state_for
+    from router.gateway.metrics import GatewayMetrics
+    from router.gateway.reload import ConfigHolder
+    from router.gateway.settings import GatewaySettings
+
+    settings = dataclasses.replace(GatewaySettings(), db_path=tmp_path / "g.db", hold_ttl_s=0.3)
+    gateway = Gateway(settings, ConfigHolder(None), Ledger(settings.db_path), live_state_for(None, None),
+                      GatewayMetrics())
+    try:
+        account, _ = gateway.ledger.create_account(10.0)
+        model = gateway.config.config.catalog["anthropic/claude-sonnet-4.6"]
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+
+        async def scenario() -> None:
+            running = await gateway.hold(ApiKind.CHAT, body, [model], account.id)
+            orphan = gateway.ledger.reserve(account.id, lambda balance: (1.0, None))  # a process that died
+            assert running is not None and orphan is not None and gateway.live_holds == {running.id}
+            for _ in range(3):  # three lifetimes pass while the request runs
+                await asyncio.sleep(0.3)
+                await sweep_once(gateway)
+            left = 10.0 - running.amount
+            assert gateway.ledger.accounts()[0].balance == pytest.approx(left)  # only the orphan came back
+            trace = Trace(api=ApiKind.CHAT, started=time.monotonic(), account_id=account.id, hold=running)
+            await gateway.record(trace, 200, model, (), (10, 5))  # the request ends: settled
+            assert gateway.live_holds == set()
+            assert gateway.ledger.accounts()[0].balance == pytest.approx(10.0 - model.cost_usd(10, 5))
+
+        asyncio.run(scenario())
+    finally:
+        gateway.ledger.close()
