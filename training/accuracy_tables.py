@@ -174,7 +174,8 @@ def build_sources(root: Path, labels: Path) -> dict[str, tuple[AccuracyTable, An
 
 def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: Path, map_path: Path,
                     labels: Path, own_suite: Path | None = None, feedback: str | None = None,
-                    feedback_weight: float = 1.0, feedback_per_account: float = 20.0) -> AccuracyTable:
+                    feedback_weight: float = 0.5, feedback_limits: tuple[float, int, float] = (5.0, 3, 1.0)
+                    ) -> AccuracyTable:
     """The production table from the success model (`training.success_model`) over the
     public outcome sets, the model map and the boards; `swe` is the SWE-bench `Outcomes`
     (its exclusions and notes go into the provenance). `own_suite` (a folder of
@@ -191,7 +192,7 @@ def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: 
     taxonomy = load_taxonomy(taxonomy_path)
     levels = taxonomy.difficulty_names
     own = _own_evidence(catalog_ids, [f"{rk}|{d}" for rk in taxonomy.route_keys for d in levels],
-                        own_suite, feedback, feedback_weight, feedback_per_account)
+                        own_suite, feedback, feedback_weight, feedback_limits)
     used = ("swebench", "livecodebench", "debugbench", "routerbench", "aider", "wildbench")
     provenance = {
         "command": COMMAND,
@@ -213,14 +214,14 @@ def production_from(swe: Any, root: Path, *, catalog_path: Path, taxonomy_path: 
 
 
 def _own_evidence(catalog_ids: list[str], cells: list[str], own_suite: Path | None, feedback: str | None,
-                  feedback_weight: float, feedback_per_account: float) -> Any:
+                  feedback_weight: float, feedback_limits: tuple[float, int, float]) -> Any:
     from training.own_evidence import merge, read_feedback, read_own_suite
 
     parts = []
     if own_suite is not None and own_suite.is_dir():
         parts.append(read_own_suite(own_suite, catalog_ids, cells))
     if feedback:
-        parts.append(read_feedback(feedback, catalog_ids, cells, feedback_weight, feedback_per_account))
+        parts.append(read_feedback(feedback, catalog_ids, cells, feedback_weight, *feedback_limits))
     own = merge(*parts) if parts else None
     return own if own is not None and (own.by_model or own.notes) else None
 
@@ -264,9 +265,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="also fold in the feedback stored in this gateway ledger (SQLite file or postgresql:// URL)")
     b.add_argument("--feedback-weight", type=float, default=0.5,
                    help="weight of one request's feedback against one graded suite outcome (default 0.5)")
-    b.add_argument("--feedback-per-account", type=float, default=20.0,
-                   help="most requests one account's feedback weighs per model (default 20): no single key "
-                        "can move a model for everyone")
+    b.add_argument("--feedback-per-account", type=float, default=5.0,
+                   help="most requests one account's feedback weighs per model (default 5)")
+    b.add_argument("--feedback-min-accounts", type=int, default=3,
+                   help="a model's feedback counts only once this many accounts gave some (default 3)")
+    b.add_argument("--feedback-max-shift", type=float, default=1.0,
+                   help="most logits feedback moves a model's ability in one build (default 1.0)")
     add_eval_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "eval":
@@ -287,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      taxonomy_path=args.taxonomy, map_path=args.model_map, labels=args.labels,
                                      own_suite=args.own_suite, feedback=args.feedback,
                                      feedback_weight=args.feedback_weight,
-                                     feedback_per_account=args.feedback_per_account)
+                                     feedback_limits=(args.feedback_per_account, args.feedback_min_accounts,
+                                                      args.feedback_max_shift))
     except ConfigError as exc:
         print("\n".join(exc.problems), file=sys.stderr)
         return 2
@@ -307,7 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             amounts = ", ".join(f"{origin.replace('_', ' ')} " + "/".join(
                 f"{lvl} {v['n']}" for lvl, v in entry.own_evidence[origin].items())
                 for origin in ("own_suite", "feedback") if origin in entry.own_evidence)
-            print(f"  {model_id}: ability {before:+.2f} -> {after:+.2f} (sd {sd:.2f}) from {amounts}")
+            clamped = entry.own_evidence.get("feedback_shift_clamped")
+            limit = f"; feedback's shift {clamped[0]:+.2f} clamped to {clamped[1]:+.2f}" if clamped else ""
+            print(f"  {model_id}: ability {before:+.2f} -> {after:+.2f} (sd {sd:.2f}) from {amounts}{limit}")
     for note in production.provenance.get("own_evidence_notes", []):
         print(f"  {note}")
     return 0

@@ -56,6 +56,7 @@ class OwnEvidence:
     by_model: dict[str, list[Observation]]
     files: list[Path]
     notes: list[str]
+    max_feedback_shift: float | None = None  # logits feedback may move an ability in one build
 
 
 def read_own_suite(folder: Path, catalog_ids: Iterable[str], cells: Iterable[str]) -> OwnEvidence:
@@ -83,11 +84,12 @@ def read_own_suite(folder: Path, catalog_ids: Iterable[str], cells: Iterable[str
 
 
 def read_feedback(location: str, catalog_ids: Iterable[str], cells: Iterable[str], weight: float,
-                  per_account: float = 20.0) -> OwnEvidence:
+                  per_account: float = 5.0, min_accounts: int = 3, max_shift: float = 1.0) -> OwnEvidence:
     """The ledger's feedback on requests whose decision record has a route key and difficulty.
-    One account (anonymous callers count as one) weighs at most `per_account` requests per
-    model: past that its requests share that weight, so no single key can talk a model's
-    ability down (or up) for everyone by flooding feedback or retries."""
+    Bounded against a hostile key (anonymous callers count as one account): one account weighs
+    at most `per_account` requests per model (past that its requests share that weight); a
+    model's feedback counts only once `min_accounts` accounts gave some; and feedback moves a
+    model's ability by at most `max_shift` logits per build (`updated_abilities`)."""
     from router.gateway.accounts import Ledger
 
     ids, known = set(catalog_ids), set(cells)
@@ -105,7 +107,10 @@ def read_feedback(location: str, catalog_ids: Iterable[str], cells: Iterable[str
         rk, lvl = r.get("route_key"), r.get("difficulty")
         cell_of[key] = f"{rk}{CELL_SEPARATOR}{lvl}" if rk and lvl else None
         account_of[key] = r.get("account_id")
-    used = [k for k in per_request if cell_of[k] in known and k[1] in ids]
+    placed = [k for k in per_request if cell_of[k] in known and k[1] in ids]
+    accounts = {m: len({account_of[k] for k in placed if k[1] == m}) for m in {k[1] for k in placed}}
+    few = sorted(m for m, n in accounts.items() if n < min_accounts)
+    used = [k for k in placed if accounts[k[1]] >= min_accounts]
     counts = Counter((account_of[k], k[1]) for k in used)
     by_model: dict[str, list[Observation]] = defaultdict(list)
     for key in used:
@@ -115,13 +120,16 @@ def read_feedback(location: str, catalog_ids: Iterable[str], cells: Iterable[str
         by_model[key[1]].append(Observation(str(cell_of[key]), float(np.mean(signals)), weight * share, "feedback"))
     capped = sorted(f"{'anonymous' if a is None else f'account {a}'} on {m} ({n} requests)"
                     for (a, m), n in counts.items() if n > per_account)
-    notes = [f"feedback: {len(per_request)} request(s) with signals; {len(per_request) - len(used)} not used (no "
+    notes = [f"feedback: {len(per_request)} request(s) with signals; {len(per_request) - len(placed)} not used (no "
              "route key and difficulty in their decision record, i.e. not decided by the efficient tier, or not a "
              "catalog model)"]
+    if few:
+        notes.append(f"feedback: not used for {', '.join(f'{m} ({accounts[m]} account(s))' for m in few)}: "
+                     f"fewer than {min_accounts} accounts gave feedback (--feedback-min-accounts)")
     if capped:
         notes.append(f"feedback: weighed as {per_account:g} requests each (--feedback-per-account): "
                      + "; ".join(capped))
-    return OwnEvidence(dict(by_model), [], notes)
+    return OwnEvidence(dict(by_model), [], notes, max_shift)
 
 
 def merge(*parts: OwnEvidence) -> OwnEvidence:
@@ -129,7 +137,9 @@ def merge(*parts: OwnEvidence) -> OwnEvidence:
     for part in parts:
         for model, obs in part.by_model.items():
             by_model[model] += obs
-    return OwnEvidence(dict(by_model), [f for p in parts for f in p.files], [n for p in parts for n in p.notes])
+    shifts = [p.max_feedback_shift for p in parts if p.max_feedback_shift is not None]
+    return OwnEvidence(dict(by_model), [f for p in parts for f in p.files], [n for p in parts for n in p.notes],
+                       min(shifts) if shifts else None)
 
 
 def update_ability(mean: float, sd: float, b: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -149,18 +159,29 @@ def update_ability(mean: float, sd: float, b: np.ndarray, y: np.ndarray, w: np.n
 
 
 def updated_abilities(abilities: Sequence[tuple[float, float]], reference: int, obs: Sequence[Observation],
-                      difficulty: dict[str, float]) -> tuple[list[tuple[float, float]], dict[str, Any]]:
+                      difficulty: dict[str, float], max_feedback_shift: float | None = None
+                      ) -> tuple[list[tuple[float, float]], dict[str, Any]]:
     """`abilities` (per source) moved by the update of the reference ability; and the
     evidence summary the table shows: per origin and level, n, observed success and the
-    expected success before and after."""
+    expected success before and after. What feedback adds to the own-suite update is
+    clamped to +/- `max_feedback_shift` logits."""
     mean, sd = abilities[reference]
     b = np.array([difficulty[o.cell] for o in obs])
     y = np.array([o.y for o in obs])
     w = np.array([o.weight for o in obs])
-    post, post_sd = update_ability(mean, max(sd, SERVED_MODEL_SD), b, y, w)
+    prior = max(sd, SERVED_MODEL_SD)
+    post, post_sd = update_ability(mean, prior, b, y, w)
     post_sd = min(post_sd, sd)
+    summary: dict[str, Any] = {}
+    suite = np.array([o.origin == "own_suite" for o in obs])
+    if max_feedback_shift is not None and not suite.all():
+        base = update_ability(mean, prior, b[suite], y[suite], w[suite])[0]
+        clamped = base + max(-max_feedback_shift, min(max_feedback_shift, post - base))
+        if clamped != post:
+            summary["feedback_shift_clamped"] = [post - base, clamped - base]
+        post = clamped
     moved = [(a + post - mean, s * post_sd / sd) for a, s in abilities]
-    summary: dict[str, Any] = {"ability": {"before": [mean, sd], "after": [post, post_sd]}}
+    summary["ability"] = {"before": [mean, sd], "after": [post, post_sd]}
     for origin in sorted({o.origin for o in obs}):
         levels = {}
         for level in LEVELS:

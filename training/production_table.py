@@ -265,7 +265,8 @@ def build_production(
         evidence_kind, extra = e.evidence, {}
         observed = own.by_model.get(model_id) if own else None
         if observed:
-            abilities, extra = updated_abilities(abilities, g.sources.index(REFERENCE), observed, difficulty)
+            abilities, extra = updated_abilities(abilities, g.sources.index(REFERENCE), observed, difficulty,
+                                                 own.max_feedback_shift if own else None)
             counts = {o: sum(v["n"] for v in extra[o].values()) for o in ("own_suite", "feedback") if o in extra}
             basis += "; then updated by the operator's own evidence (" + ", ".join(
                 f"{n} {o.replace('_', ' ')} outcome(s)" for o, n in counts.items()) + ")"

@@ -36,18 +36,19 @@ def _accuracy(decision: dict, model: str) -> float:
 @pytest.mark.skipif(not HAVE_DATA, reason="rebuilding the accuracy table needs ../shared/data")
 def test_bad_feedback_moves_the_efficient_tier_off_a_model_and_shadow_shows_it(mock_upstream, tmp_path):
     with start_gateway(mock_upstream, tmp_path / "gw", "--capture-rate", "1") as gw:
-        key = gw.create_account(50.0)
+        keys = [gw.create_account(50.0) for _ in range(3)]  # feedback counts from 3 accounts on (the default)
         served = []
         for i in range(24):
+            key = keys[i % 3]
             r = gw.post("/v1/chat/completions",
                         {"model": "kilo-auto/efficient", "messages": [{"role": "user", "content": PROMPT.format(i=i)}]},
                         headers={"authorization": f"Bearer {key}", "x-kilocode-mode": "code",
                                  "x-kilocode-taskid": f"loop-{i}"})
             assert r.status_code == 200, r.text
-            served.append((r.headers["x-autotier-model"], r.headers["x-autotier-response-id"]))
-        bad, count = Counter(m for m, _ in served).most_common(1)[0]
+            served.append((key, r.headers["x-autotier-model"], r.headers["x-autotier-response-id"]))
+        bad, count = Counter(m for _, m, _ in served).most_common(1)[0]
         assert count >= 20
-        for model, response_id in served:
+        for key, model, response_id in served:
             if model == bad:
                 r = gw.post("/v1/feedback", {"response_id": response_id, "rating": "down", "solved": False},
                             headers={"authorization": f"Bearer {key}"})

@@ -103,3 +103,24 @@ def test_feedback_counts_a_request_once_explicit_first_and_caps_each_account(tmp
     assert sum(o.y for o in obs) == 1.0
     assert any("account 1 on x/model (100 requests)" in n for n in own.notes)
     assert any("1 not used" in n for n in own.notes)
+
+
+def test_feedback_from_fewer_accounts_than_the_minimum_is_not_used(tmp_path) -> None:
+    from training.own_evidence import read_feedback
+
+    _ledger_with_feedback(tmp_path / "l.db", [(a, "refactoring/code_cleanup", [("rating", "explicit", 0.0)])
+                                              for a in (1, 2, 2, None)])
+    assert len(read_feedback(str(tmp_path / "l.db"), ["x/model"], CELLS, 0.5).by_model["x/model"]) == 4
+    few = read_feedback(str(tmp_path / "l.db"), ["x/model"], CELLS, 0.5, min_accounts=4)
+    assert few.by_model == {} and any("x/model (3 account(s))" in n for n in few.notes)
+
+
+def test_feedback_moves_an_ability_at_most_the_max_shift_beyond_the_suites_update() -> None:
+    suite = [Observation(CELLS[0], 1.0, 1.0, "own_suite")] * 10
+    flood = [Observation(CELLS[0], 0.0, 1.0, "feedback")] * 200
+    alone = updated_abilities([(0.5, 0.5)], 0, suite, DIFFICULTY)[0][0][0]
+    free = updated_abilities([(0.5, 0.5)], 0, suite + flood, DIFFICULTY)[0][0][0]
+    moved, summary = updated_abilities([(0.5, 0.5)], 0, suite + flood, DIFFICULTY, max_feedback_shift=1.0)
+    assert free < alone - 1.0
+    assert moved[0][0] == pytest.approx(alone - 1.0)
+    assert summary["feedback_shift_clamped"][1] == pytest.approx(-1.0)
