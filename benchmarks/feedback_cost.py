@@ -11,7 +11,10 @@ shaped mid-session chat request (system prompt, tools, tool turns; training/shap
 
 - A: `Ledger.record(row)` alone (what the gateway did before);
 - B: `Gateway.write_row` with capture off (the default);
-- C: `Gateway.write_row` with capture on for every request (`--capture-rate 1`).
+- C: `Gateway.write_row` with capture on for every request (`--capture-rate 1`);
+
+and the redaction a capture runs (`router.gateway.capture.redact`) on 8,000 characters (the
+capture's cap) of this repository's own code with a few secrets mixed in.
 
 Writes benchmarks/results/feedback_cost.json.
 """
@@ -86,7 +89,23 @@ def measure(n: int) -> dict[str, object]:
     out.update({k: _summary(v) for k, v in times.items()})
     base = statistics.median(times["A_record_only"])
     out["added_p50_ms"] = {k: round(statistics.median(v) - base, 4) for k, v in times.items() if k[0] != "A"}
+    out["redact_8000_chars"] = _summary(_redaction_times(max(50, n // 10)))
     return out
+
+
+def _redaction_times(n: int) -> list[float]:
+    from router.gateway.capture import redact
+
+    code = (Path(__file__).resolve().parents[1] / "router" / "gateway" / "handlers.py").read_text()
+    secrets = ("\nOPENAI_API_KEY=sk-proj-4f8Jd93kLm2Qx7Zt1Vb6Nc0Rw5Ye8Ua3\n"
+               "db = 'postgres://app:Pr0dPassw0rd@10.1.2.3/app'  # mail ops@example.com\n")
+    text = (code[:3000] + secrets + code[3000:])[:8000]
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        redact(text)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS usage (
     estimated_cost_usd DOUBLE PRECISION,
     frontier_cost_usd DOUBLE PRECISION,
     response_id TEXT,
-    request_hash TEXT
+    request_hash TEXT,
+    provider_response_id TEXT
 );
 CREATE TABLE IF NOT EXISTS feedback (
     id {id},
@@ -122,6 +123,7 @@ CREATE INDEX IF NOT EXISTS captures_expires ON captures(expires)
 # Indexes on columns that MIGRATIONS may add: created after them.
 LATE_INDEXES = (
     "CREATE INDEX IF NOT EXISTS usage_response ON usage(response_id)",
+    "CREATE INDEX IF NOT EXISTS usage_provider_response ON usage(provider_response_id)",
     "CREATE INDEX IF NOT EXISTS usage_request_hash ON usage(request_hash)",
     "CREATE INDEX IF NOT EXISTS usage_session ON usage(session_id, id)",
 )
@@ -142,6 +144,7 @@ MIGRATIONS = (
     *(("usage", name, kind) for name, kind in DECISION_COLUMNS),
     ("usage", "response_id", "TEXT"),  # the reply's id (x-autotier-response-id), for feedback
     ("usage", "request_hash", "TEXT"),  # caller + model + latest user text: retries (router.gateway.feedback)
+    ("usage", "provider_response_id", "TEXT"),  # the provider's id of the reply, also accepted by feedback
 )
 
 # Longest text the ledger stores for a client-chosen string (model id, mode, session id):
@@ -282,7 +285,8 @@ class UsageRow:
     session_id: str | None = None
     provider_fields: tuple[str, ...] | None = None  # top-level fields sent to the provider
     decision: DecisionRecord | None = None  # what decided it (None: refused before routing)
-    response_id: str | None = None  # the id of the reply the client received
+    response_id: str | None = None  # the gateway's id of the reply (x-autotier-response-id)
+    provider_response_id: str | None = None  # the provider's id in the reply body (may repeat)
     request_hash: str | None = None  # router.gateway.feedback.request_hash
 
 
@@ -487,6 +491,15 @@ class Ledger:
             return int(self._execute(f"UPDATE holds SET created = ? WHERE id IN ({marks})",
                                      (time.time(), *ids)).rowcount)
 
+    def forget_request_hashes(self, since: float, until: float) -> int:
+        """Clear the request hashes of usage rows written in [since, until): a hash only
+        serves to spot a retry within the retry window, and a short prompt could be guessed
+        back from it. Returns how many were cleared."""
+        with self._lock:
+            self._reopen_if_broken()
+            return int(self._execute("UPDATE usage SET request_hash = NULL WHERE time >= ? AND time < ?"
+                                     " AND request_hash IS NOT NULL", (since, until)).rowcount)
+
     def release_stale_holds(self, older_than_s: float) -> int:
         """Give back holds older than `older_than_s` seconds (left by a process that died
         mid-request); returns how many. A request still running past that age is then
@@ -517,13 +530,13 @@ class Ledger:
                 " resolved_model, fallbacks_tried, tokens_in, tokens_out, cost_usd,"
                 " latency_ms, status, mode, session_id, provider_fields, decided_by, route_key,"
                 " difficulty, confidence, expected_success, estimated_cost_usd, frontier_cost_usd,"
-                " response_id, request_hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " response_id, request_hash, provider_response_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (time.time(), row.account_id, row.api, row.tier, stored_text(row.requested_model),
                  row.resolved_model, ",".join(row.fallbacks_tried), row.tokens_in,
                  row.tokens_out, row.cost_usd, row.latency_ms, row.status, stored_text(row.mode),
                  stored_text(row.session_id), stored_text(fields, 2000), *_decision_values(row.decision),
-                 stored_text(row.response_id), row.request_hash),
+                 stored_text(row.response_id), row.request_hash, stored_text(row.provider_response_id)),
             )
             refund = 0.0
             if hold is not None:

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -115,9 +116,16 @@ async def _sweep(gateway: Gateway) -> None:
 
 
 async def sweep_once(gateway: Gateway) -> None:
-    """Renew the holds of this process's running requests, give back holds left by processes
-    that died mid-request (docs/security.md), and delete expired request captures."""
+    """Clear request hashes past the retry window, renew the holds of this process's running
+    requests, give back holds left by processes that died mid-request (docs/security.md),
+    and delete expired request captures."""
     ttl = gateway.settings.hold_ttl_s
+    until = time.time() - gateway.settings.retry_window_s
+    try:
+        await asyncio.to_thread(gateway.ledger.forget_request_hashes, gateway.hashes_forgotten_until, until)
+        gateway.hashes_forgotten_until = until
+    except Exception:  # noqa: BLE001 - retried next round
+        log.exception("could not clear old request hashes")
     try:
         await asyncio.to_thread(gateway.ledger.renew_holds, set(gateway.live_holds))
     except Exception:  # noqa: BLE001 - retried next round, well before a hold's lifetime ends
@@ -177,6 +185,12 @@ def _feedback(gateway: Gateway) -> Any:
             if caller.account_id is None:
                 raise AutotierError("feedback needs an API key (Authorization: Bearer ...)",
                                     code="invalid_api_key", status=401)
+            wait = await gateway.live.hit(f"feedback:{caller.account_id}", gateway.settings.feedback_per_minute,
+                                          60.0, time.time())
+            if wait is not None:
+                raise ErrorReply(AutotierError(
+                    f"feedback limit of {gateway.settings.feedback_per_minute} calls per minute for this key "
+                    "reached", code="rate_limit_exceeded", status=429), {"retry-after": str(max(1, round(wait)))})
             body = await read_json(request, feedback.MAX_BODY_BYTES, gateway.settings.body_timeout_s,
                                    feedback.parse_feedback)
             given = await asyncio.to_thread(feedback.give, gateway.ledger, caller.account_id, body)

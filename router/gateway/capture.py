@@ -5,7 +5,10 @@ operator's own hook may redact more; rows expire after the retention period and 
 gateway's sweeper deletes them.
 
 Only what the user typed is kept: `classifier.session.parse_request(body).latest_user`,
-never the system prompt, tool results or the client's injected environment details."""
+never the system prompt, tool results or the client's injected environment details. Tool
+results that arrive as the user's own message (the older Cline / Roo / Kilo XML tool
+protocol: `[read_file for '.env'] Result:`, `<file_content path=...>`) are cut off, or the
+capture is dropped when nothing typed is left (`user_part`)."""
 
 from __future__ import annotations
 
@@ -25,35 +28,191 @@ log = logging.getLogger("autotier.gateway")
 MAX_TEXT = 8000  # characters kept of a captured text (parse_request keeps head and tail)
 DAY_S = 86_400.0
 
+# Names that hold a secret (`db_password`, `client_secret`, `apiKey`, `SecretAccessKey`,
+# `_authToken`, `private_key_id`), then `=` or `:` (with a type too: `password: str = ...`),
+# then the value, quoted (spaces allowed) or bare (`(` after it: a call, not a value).
+_NAME = (r"""(?<![\w\-.])[\w\-.]*?(?:key|token|secret|passphrase|password|passwd|pwd|auth\w*|credential\w*)"""
+         r"""(?:[_\-]?id)?["']?""")
+_ASSIGN = r"""(?:[ \t]*:[ \t]*[A-Za-z_][\w\[\]., |]{0,40}?[ \t]*=(?!=)|[ \t]*[:=](?!=))[ \t]*"""
+_NAMED = re.compile(rf"""(?i)({_NAME}{_ASSIGN})(?:(["'])(.*?)\2|([^\s"',;()\[\]{{}}<>`]+)(\()?)""")
+_TYPE_TAIL = re.compile(r"\s*:\s*[A-Za-z_][\w\[\]., |]*$")
+# Names whose value is redacted whatever it looks like; the others' only when it looks like a key.
+_PASSWORD_NAME = re.compile(r"(?i)(?:passphrase|password|passwd|pwd|secret)(?:[_\-]?id)?[\"']?$")
+# Bare values after a password name that are code, not a secret: `password: str`, `pwd=None`.
+_CODE_VALUES = frozenset(("str", "string", "bytes", "int", "bool", "any", "none", "null", "nil", "true", "false",
+                          "undefined", "optional", "secretstr", "number", "object", "unknown", "required"))
+_KEY_CHARS = re.compile(r"[A-Za-z0-9+/=_\-.~]{16,}")
 _KEY_VALUE = r"[A-Za-z0-9_\-]"
-# Built-in redactions, in order: each (pattern, placeholder). Whole blocks first, so that a
-# private key's body is not half-redacted by the narrower patterns after it.
-REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S),
+_CARD = re.compile(r"(?<![\w\-])[2-6]\d{3}(?:\d{9,15}|(?:[ \-]\d{2,6}){2,4})(?![\w\-])")
+_CARD_GROUPS = re.compile(r"([ \-])")
+_HIGH_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/=_\-])")
+_RUN = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[A-Z]")
+_WORD_SEGMENT = re.compile(r"[A-Za-z]?[a-z]{2,}")
+
+
+def _has_classes(text: str) -> tuple[bool, bool, bool]:
+    """(upper case?, lower case?, digit?)"""
+    return any(c.isupper() for c in text), any(c.islower() for c in text), any(c.isdigit() for c in text)
+
+
+def _key_like(value: str) -> bool:
+    """16+ characters of a key's alphabet with a digit, or both cases and no `_` / `.`
+    (not `created_at`, `settings.apiKey`), or 32+ of them."""
+    if _KEY_CHARS.fullmatch(value) is None:
+        return False
+    upper, lower, digit = _has_classes(value)
+    return digit or (upper and lower and "_" not in value and "." not in value) or len(value) >= 32
+
+
+def _named(match: re.Match[str]) -> str:
+    """The value after a secret-sounding name: a password's whatever it looks like (unless
+    it is code: a type, `None`, an attribute, the same name: `password=password`), the
+    other names' when it looks like a key (`token = get_token()`, `sort_key: "id"` stay)."""
+    lead, quote, quoted, bare, call = match.groups()
+    name = _TYPE_TAIL.sub("", lead.rstrip().rstrip(":=").rstrip()).strip("\"'")
+    password = _PASSWORD_NAME.search(name) is not None
+    if quote:
+        if not quoted or not (password or _key_like(quoted)):
+            return match.group()
+        return f"{lead}{quote}[REDACTED_SECRET]{quote}"
+    if call or not (password or _key_like(bare)):
+        return match.group()
+    lowered = bare.lower()
+    if password and not _has_classes(bare)[2] and (
+            "." in bare or lowered in _CODE_VALUES or lowered == name.rsplit(".", 1)[-1].lower()):
+        return match.group()
+    return f"{lead}[REDACTED_SECRET]"
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    """A card number: 13-19 digits starting 2-6, Luhn-valid, whole or in groups; the
+    longest valid run of groups is redacted (`4111 1111 1111 1111 123` keeps ` 123`)."""
+    text = match.group()
+    groups = _CARD_GROUPS.split(text)  # digits, separator, digits, ...
+    for end in range(len(groups), 0, -2):
+        digits = "".join(groups[:end:2])
+        if 13 <= len(digits) <= 19 and _luhn(digits):
+            return "[REDACTED_CARD]" + "".join(groups[end:])
+    return text
+
+
+def _looks_random(token: str) -> bool:
+    """A token that mixes upper case, lower case and digits in short runs (`wJalrXUtn...`),
+    unlike identifiers (`getUserAccountSettings2`: words) and hex or UUIDs (one case).
+    Split into words (`[A-Z]?[a-z]+`, `[A-Z]{2,}`, digits, a lone capital), a random token
+    has many of one or two characters: 45% or more in 99.5% of random base62 strings of 32
+    characters, 40% at most in identifiers such as `Win32ApiWrapperForX86And64BitTargets`."""
+    if not all(_has_classes(token)):
+        return False
+    runs = _RUN.findall(token)
+    return sum(len(r) <= 2 for r in runs) >= 0.45 * len(runs)
+
+
+def _high_entropy(match: re.Match[str]) -> str:
+    """A 32+ character token that looks random; in a path or URL (a `/` segment that is a
+    word: `src`, `Users`) each segment is judged alone."""
+    token = match.group()
+    segments = token.split("/")
+    if len(segments) > 1 and any(_WORD_SEGMENT.fullmatch(s) for s in segments):
+        return "/".join("[REDACTED_SECRET]" if len(s) >= 32 and _looks_random(s) else s for s in segments)
+    return "[REDACTED_SECRET]" if _looks_random(token) else token
+
+
+_PEM_END = r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+# Built-in redactions, in order: each (needle, pattern, placeholder); the pattern runs only
+# on a text that holds the needle (None: always); the placeholder is a string or a function
+# of the match. Whole blocks first, so that a private key's body is not half-redacted by the
+# narrower patterns after it; the high-entropy fallback last.
+REDACTIONS: tuple[tuple[str | None, re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
+    ("-----BEGIN", re.compile(rf"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:{_PEM_END}|\Z)", re.S),
      "[REDACTED_PRIVATE_KEY]"),
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}"), "[REDACTED_TOKEN]"),
-    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*"), r"\1[REDACTED_TOKEN]"),
+    # A key's body whose BEGIN line was cut off (a partial paste, parse_request's head-and-tail cut).
+    ("-----END", re.compile(rf"(?m)(?:^[A-Za-z0-9+/]{{16,}}={{0,2}}[ \t]*\r?\n)+{_PEM_END}"), "[REDACTED_PRIVATE_KEY]"),
+    # Credentials in a URL (any scheme and host: `redis://:pw@cache`) and on a command line.
+    ("://", re.compile(r"(?i)(?<![\w+.\-])([a-z][a-z0-9+.\-]{0,31}://[^\s:/@\"'<>]*):[^\s/\"'<>]+@"),
+     r"\1:[REDACTED_SECRET]@"),
+    ("-u", re.compile(r"""(?<!\S)(-u|--user)(\s+|=)(["']?)([^\s:"']+):[^\s"']+"""), r"\1\2\3\4:[REDACTED_SECRET]"),
+    ("hooks.slack.com", re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_\-]+"),
+     "[REDACTED_KEY]"),
+    (None, re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}"), "[REDACTED_TOKEN]"),
+    (None, re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:basic|digest|token|api-?key)\s+)"
+                      r"[A-Za-z0-9+/=._~\-]{6,}"), r"\1[REDACTED_TOKEN]"),
+    (None, re.compile(r"\b(Basic\s+)(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{12,}={0,2}"), r"\1[REDACTED_TOKEN]"),
+    (None, re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*"), r"\1[REDACTED_TOKEN]"),
     # Provider and platform keys by their prefixes; sk-/at- need a digit or capital so that
     # words such as "at-least-one-of-these" stay.
-    (re.compile(rf"\b(?:sk|at)-(?={_KEY_VALUE}*[0-9A-Z]){_KEY_VALUE}{{20,}}"), "[REDACTED_KEY]"),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "[REDACTED_KEY]"),
-    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), "[REDACTED_KEY]"),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), "[REDACTED_KEY]"),
-    # A value assigned to a secret-sounding name: passwords whatever they look like, keys
-    # and tokens when long and with a digit (hex, base64), not `token = get_token()`.
-    (re.compile(r"""(?i)\b((?:password|passwd|pwd)["']?\s*[:=]\s*["']?)[^\s"',;]{4,}"""), r"\1[REDACTED_SECRET]"),
-    (re.compile(r"""(?i)\b((?:[a-z]+[_\-])?(?:key|token|secret)["']?\s*[:=]\s*["']?)"""
-                r"""(?=[A-Za-z0-9+/=_\-.]*[0-9])[A-Za-z0-9+/=_\-.]{16,}"""), r"\1[REDACTED_SECRET]"),
-    (re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"), "[REDACTED_EMAIL]"),
+    (None, re.compile(rf"\b(?:sk|at)-(?={_KEY_VALUE}*[0-9A-Z]){_KEY_VALUE}{{20,}}"), "[REDACTED_KEY]"),
+    (None, re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "[REDACTED_KEY]"),
+    (None, re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), "[REDACTED_KEY]"),
+    (None, re.compile(r"\b(?:xox[a-z]|xapp)-[A-Za-z0-9\-]{10,}"), "[REDACTED_KEY]"),
+    (None, re.compile(r"\b(?:[spr]k_(?:live|test)|whsec)_[A-Za-z0-9]{10,}"), "[REDACTED_KEY]"),
+    (None, re.compile(r"\bAIza[0-9A-Za-z_\-]{35}"), "[REDACTED_KEY]"),
+    (None, re.compile(r"\b(?:npm_[A-Za-z0-9]{36}|hf_[A-Za-z0-9]{30,}|gl(?:pat|dt|rt|ptt|cbt|soat|ft)-[\w\-]{20,})"),
+     "[REDACTED_KEY]"),
+    (None, _NAMED, _named),
+    (None, _CARD, _card),
+    ("@", re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b"),
+     "[REDACTED_EMAIL]"),
+    # Whatever else looks random: 32+ characters mixing upper case, lower case and digits.
+    (None, _HIGH_ENTROPY, _high_entropy),
 )
 
 
 def redact(text: str) -> str:
-    """`text` with API keys, tokens, passwords, private key blocks and e-mail addresses
-    replaced by placeholders such as [REDACTED_KEY] and [REDACTED_EMAIL]."""
-    for pattern, placeholder in REDACTIONS:
-        text = pattern.sub(placeholder, text)
+    """`text` with API keys, tokens, passwords, credentials in URLs and on command lines,
+    private key blocks, card numbers, e-mail addresses and other random-looking tokens
+    replaced by placeholders such as [REDACTED_KEY] and [REDACTED_EMAIL] (docs/gateway.md,
+    "Request capture", lists what is and is not caught)."""
+    for needle, pattern, placeholder in REDACTIONS:
+        if needle is None or needle in text:
+            text = pattern.sub(placeholder, text)
     return text
+
+
+# Tool results that arrive as a user message (Cline / Roo / Kilo's older XML tool protocol,
+# pasted transcripts) and the blocks a client appends to the user's text (`@file`
+# mentions): none of it was typed by the user.
+_TOOL_MARK = re.compile(
+    r"(?im)^[ \t]*\[[\w\-]+(?: for [^\n]*)?\] Result:|^[ \t]*\[TASK RESUMPTION\]"
+    r"|<(?:file_content|folder_content|url_content|tool_result|tool_use_result|function_results|function_result"
+    r"|terminal_output|workspace_diagnostics|git_working_changes|git_commit|problems)\b")
+# What the user typed inside those messages: the task (`<task>`, at the start), feedback on
+# a denied or finished step (`<feedback>`, after the client's line about feedback), the
+# answer to the agent's question (`<answer>`, right after its Result header) and new
+# instructions on resuming (`<user_message>`).
+_USER_BLOCKS = re.compile(
+    r"(?s)\A\s*<task>\n?(?P<task>.*?)</task>"
+    r"|(?i:feedback[^\n]*)\n<feedback>\n?(?P<feedback>.*?)</feedback>"
+    r"|(?i:\] Result:)\s*<answer>\n?(?P<answer>.*?)</answer>"
+    r"|(?i:instructions[^\n]*)\n<user_message>\n?(?P<user_message>.*?)</user_message>")
+
+
+def user_part(text: str) -> str | None:
+    """The part of a user message the user typed: `text` itself when it holds no tool
+    result; else the typed part when it can be told apart (a `<task>`, `<feedback>`,
+    `<answer>` or `<user_message>` block, or the text before an appended `<file_content>`);
+    else None (a bare tool result: nothing of it may be captured)."""
+    first = _TOOL_MARK.search(text)
+    if first is None:
+        return text
+    parts = [next(v for v in m.groupdict().values() if v is not None) for m in _USER_BLOCKS.finditer(text)]
+    if not parts:
+        parts = [text[: first.start()]]
+    kept = []
+    for part in parts:
+        mark = _TOOL_MARK.search(part)  # a block a client appended inside the typed part
+        part = (part[: mark.start()] if mark else part).strip()
+        if part:
+            kept.append(part)
+    return "\n".join(kept) or None
 
 
 def load_hook(spec: str) -> Callable[[str], str]:
@@ -121,12 +280,18 @@ class CapturePolicy:
 
     def snapshot(self, session: Session | None, response_id: str | None) -> Snapshot | None:
         """What to capture of a request, or None when it is not sampled, has no user text,
-        or the hook failed (logged; the request is unaffected)."""
+        its latest user text is a tool result with no typed part (`user_part`), or the hook
+        failed (logged; the request is unaffected)."""
         if session is None or response_id is None or not self.sampled(response_id):
             return None
+        latest = user_part(session.latest_user)
+        if latest is None:
+            log.debug("capture of %s dropped: the latest user message is a tool result", response_id)
+            return None
         try:
-            context = self.clean(session.first_user) if self.context else None
-            return Snapshot(self.clean(session.latest_user), context, session.n_tool_results)
+            first = user_part(session.first_user) if self.context else None
+            context = self.clean(first) if first is not None else None
+            return Snapshot(self.clean(latest), context, session.n_tool_results)
         except Exception as exc:  # noqa: BLE001 - an operator's hook must not fail the request
             log.warning("capture of %s dropped: the redaction hook raised %s", response_id, type(exc).__name__)
             return None

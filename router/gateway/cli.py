@@ -67,6 +67,8 @@ def _serve_parser() -> argparse.ArgumentParser:
                    help="seconds a client has to send a request's body (408 after)")
     p.add_argument("--failures-per-minute", type=int, default=120,
                    help="failed requests (4xx) one IP (IPv6: one /64) may make per minute before it gets 429s")
+    p.add_argument("--feedback-per-minute", type=int, default=60,
+                   help="feedback calls one API key may make per minute before it gets 429s")
     p.add_argument("--reload-poll", type=float, default=1.0, help="seconds between config file checks")
     p.add_argument("--classifier", default=None, metavar="PATH_OR_URI",
                    help="efficient tier's classifier: artefact folder or models:/ URI (default: shipped)")
@@ -122,6 +124,7 @@ def serve(argv: list[str]) -> int:
             cooldown_window_s=args.cooldown_window, failures_per_minute=args.failures_per_minute,
             header_timeout_s=args.header_timeout, body_timeout_s=args.body_timeout,
             reload_poll_s=args.reload_poll, classifier=args.classifier, retry_window_s=args.retry_window,
+            feedback_per_minute=args.feedback_per_minute,
             capture_rate=args.capture_rate, capture_retention_days=args.capture_retention_days,
             capture_context=args.capture_context, capture_redact=args.capture_redact,
         )

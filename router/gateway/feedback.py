@@ -19,6 +19,7 @@ from classifier.errors import RequestError
 from classifier.session import Session, parse_request
 from router.contract import ApiKind
 from router.gateway.accounts import Ledger, Transaction, UsageRow, stored_text
+from router.gateway.capture import redact
 from router.gateway.wire import bad_request
 
 # Signal -> value -> success (1.0 good, 0.0 bad). `solved` arrives as a JSON boolean.
@@ -29,6 +30,7 @@ EXPLICIT: dict[str, dict[str, float]] = {
 }
 IMPLICIT = ("retried", "switched_model", "error", "empty")
 MAX_NOTE = 500
+MAX_TURN = 1_000_000
 MAX_BODY_BYTES = 16 * 1024
 _FIELDS = frozenset({"response_id", "session_id", "turn", "note", *EXPLICIT})
 # The body's JSON schema, for /openapi.json (parse_feedback is what enforces it).
@@ -145,9 +147,9 @@ def parse_feedback(body: Any) -> FeedbackRequest:
     if by_turn:
         if not isinstance(body.get("session_id"), str) or not body["session_id"]:
             raise bad_request("'session_id' must be a non-empty string", "invalid_type")
-        if not isinstance(turn, int) or isinstance(turn, bool) or (turn < 1 and turn != -1):
-            raise bad_request("'turn' must be an integer: 1 for the session's first request, -1 for its latest",
-                              "invalid_type")
+        if not isinstance(turn, int) or isinstance(turn, bool) or not (1 <= turn <= MAX_TURN or turn == -1):
+            raise bad_request(f"'turn' must be an integer from 1 (the session's first request) to {MAX_TURN}, "
+                              "or -1 for its latest", "invalid_type")
     signals = []
     for signal, values in EXPLICIT.items():
         if signal not in body:
@@ -172,9 +174,10 @@ def parse_feedback(body: Any) -> FeedbackRequest:
 def _target(tx: Transaction, account_id: int, request: FeedbackRequest) -> tuple[Any, ...] | None:
     """(usage id, response id, model) of the account's row the request names, or None."""
     columns = "SELECT id, response_id, COALESCE(resolved_model, requested_model, 'unknown') FROM usage"
-    if request.response_id is not None:
-        return tx.execute(f"{columns} WHERE response_id = ? AND account_id = ? ORDER BY id DESC LIMIT 1",
-                          (request.response_id, account_id)).fetchone()
+    if request.response_id is not None:  # the gateway's id (unique), else the provider's (latest wins)
+        return tx.execute(f"{columns} WHERE (response_id = ? OR provider_response_id = ?) AND account_id = ?"
+                          " ORDER BY response_id = ? DESC, id DESC LIMIT 1",
+                          (request.response_id, request.response_id, account_id, request.response_id)).fetchone()
     session = stored_text(request.session_id)
     if request.turn == -1:
         return tx.execute(f"{columns} WHERE session_id = ? AND account_id = ? ORDER BY id DESC LIMIT 1",
@@ -191,10 +194,11 @@ def give(ledger: Ledger, account_id: int, request: FeedbackRequest) -> dict[str,
         if found is None:
             return None
         usage_id, response_id, model = int(found[0]), found[1], found[2]
+        note = redact(request.note[:MAX_NOTE]) if request.note else request.note  # free text: like a capture
         given = []
         for signal, value in request.signals:
             success = EXPLICIT[signal][value]
-            changed = put_signal(tx, usage_id, account_id, model, signal, value, "explicit", success, request.note)
+            changed = put_signal(tx, usage_id, account_id, model, signal, value, "explicit", success, note)
             given.append({"signal": signal, "value": value, "success": success, "changed": changed})
         return {"response_id": response_id, "usage_id": usage_id, "model": model, "feedback": given}
 

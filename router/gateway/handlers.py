@@ -91,6 +91,7 @@ class Trace:
     record: DecisionRecord | None = None
     # The reply's id (x-autotier-response-id): the provider's when it sends one.
     response_id: str = dataclasses.field(default_factory=feedback.new_response_id)
+    provider_response_id: str | None = None
     body: dict[str, Any] | None = None  # set once routed: what implicit feedback and capture read
 
 
@@ -116,6 +117,8 @@ class Gateway:
         # Holds of this process's requests still running: renewed by the sweep (app.py) so
         # that a stream outliving the hold lifetime keeps its hold.
         self.live_holds: set[int] = set()
+        # Usage rows before this time have had their request hashes cleared (app.sweep_once).
+        self.hashes_forgotten_until = 0.0
 
     async def classify(self, body: dict[str, Any], mode: str | None) -> Any:
         loop = asyncio.get_running_loop()
@@ -314,7 +317,10 @@ class Gateway:
         if routing.session_id:
             await self.live.remember_session(routing.session_id, served.model.id)
         payload = first_event(served.first) if stream else to_dict(served.result)
-        trace.response_id = header_safe(feedback.provider_response_id(api, payload) or trace.response_id, 200)
+        # The header always carries the gateway's own id (unique); the provider's id, which the
+        # client sees in the body and which can repeat (a provider restarting its counter), is
+        # kept beside it: feedback accepts either.
+        trace.provider_response_id = feedback.provider_response_id(api, payload)
         headers = self.decision_headers(decision, served)
         headers["x-autotier-response-id"] = trace.response_id
         if dropped:
@@ -404,6 +410,7 @@ class Gateway:
             latency_ms=(time.monotonic() - trace.started) * 1000, status=status,
             mode=trace.mode, session_id=trace.session_id, provider_fields=trace.provider_fields,
             decision=trace.record, response_id=trace.response_id,
+            provider_response_id=trace.provider_response_id,
         )
         hold, trace.hold = trace.hold, None
         if hold is not None:
@@ -424,7 +431,8 @@ class Gateway:
             if session is not None:
                 row = dataclasses.replace(row, request_hash=feedback.request_hash(
                     trace.caller, row.requested_model, session))
-            snapshot = self.capture.snapshot(session, row.response_id)
+            if row.status < 400:  # a refused request (402, 429, ...) is not worth keeping
+                snapshot = self.capture.snapshot(session, row.response_id)
         except Exception:  # noqa: BLE001
             log.exception("could not read the request for feedback and capture")
 

@@ -85,6 +85,7 @@ class GatewaySettings:
     log_prompts: bool = False
     classifier: str | None = None  # efficient tier: artefact folder or models:/ URI; None: shipped default
     retry_window_s: float = 120.0
+    feedback_per_minute: int = 60  # accepted feedback calls per account per minute (429 past it)
     capture_rate: float = 0.0
     capture_retention_days: float = 30.0
     capture_context: bool = False

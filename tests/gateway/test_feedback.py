@@ -59,9 +59,10 @@ def test_every_reply_carries_its_ledger_rows_response_id(gateway, key, path, bod
     r = gateway.post(path, {**body, "model": "kilo-auto/free"}, headers=_auth(key, session))
     assert r.status_code == 200, r.text
     rid = r.headers["x-autotier-response-id"]
-    assert rid == r.json()["id"]  # the provider's id, as the client sees it
-    assert [row["response_id"] for row in _rows(gateway, session_id=session)] == [rid]
-    assert len(_rows(gateway, session_id=session)[0]["request_hash"]) == 64
+    assert rid.startswith("atr-") and len(rid) == 36  # the gateway's own id: unique
+    row = _rows(gateway, session_id=session)[0]
+    assert (row["response_id"], row["provider_response_id"]) == (rid, r.json()["id"])  # the body's id kept too
+    assert len(row["request_hash"]) == 64
 
 
 @pytest.mark.parametrize(("path", "body"), [("/v1/chat/completions", CHAT), ("/v1/messages", MESSAGES),
@@ -74,8 +75,9 @@ def test_streams_carry_the_streams_id(gateway, key, path, body):
         rid = r.headers["x-autotier-response-id"]
         lines = [line for line in r.iter_lines() if line.startswith("data: {")]
     first = json.loads(lines[0][6:])
-    assert rid == (first.get("message") or first.get("response") or first)["id"]
-    assert _rows(gateway, session_id=session)[0]["response_id"] == rid
+    row = _rows(gateway, session_id=session)[0]
+    assert row["response_id"] == rid and rid.startswith("atr-")
+    assert row["provider_response_id"] == (first.get("message") or first.get("response") or first)["id"]
 
 
 def test_errors_carry_a_gateway_made_response_id(gateway, key):
