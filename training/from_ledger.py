@@ -56,7 +56,8 @@ def capture_request(text: str, context: str | None = None, mode: str | None = No
 def read_captures(location: str, since: float | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Unexpired captures of the ledger at `location` (a SQLite file or a postgresql:// URL),
     oldest first. Raises LedgerReadError when there is no such ledger."""
-    from router.gateway.accounts import Ledger, LedgerUnavailable, is_database_url
+    from router.gateway.accounts import Ledger
+    from router.gateway.database import LedgerUnavailable, is_database_url
 
     if not is_database_url(location) and not Path(location).is_file():
         raise LedgerReadError(f"no ledger at {location} (a SQLite file or a postgresql:// URL)")

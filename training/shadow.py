@@ -82,7 +82,8 @@ def logged_requests(location: str, config: RouterConfig, since_days: float | Non
                     limit: int | None = None) -> list[dict[str, Any]]:
     """The latest efficient-tier usage rows (oldest first), each with its unexpired capture
     (text, context, capture_mode, prompt_tokens; None without one)."""
-    from router.gateway.accounts import Ledger, LedgerUnavailable, is_database_url
+    from router.gateway.accounts import Ledger
+    from router.gateway.database import LedgerUnavailable, is_database_url
 
     if not is_database_url(location) and not Path(location).is_file():
         raise ShadowError("no_ledger", f"no ledger at {location} (a SQLite file or a postgresql:// URL; --db)")
@@ -369,7 +370,7 @@ def shadow(candidate: str | None, tables: Path | None, db: str, since_days: floa
 
 
 def _shown_db(db: str) -> str:
-    from router.gateway.accounts import is_database_url, redacted_url
+    from router.gateway.database import is_database_url, redacted_url
 
     return redacted_url(db) if is_database_url(db) else db
 

@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from router.gateway.accounts import _SCHEMA_LOCK_ID, POSTGRES, SQLITE, hash_key, is_database_url, open_database
+from router.gateway.accounts import _SCHEMA_LOCK_ID, hash_key
+from router.gateway.database import POSTGRES, SQLITE, is_database_url, open_database
 
 ADMIN_TOKEN_ENV = "AUTOTIER_ADMIN_TOKEN"
 TOKEN_PREFIX = "ata-"

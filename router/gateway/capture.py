@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from classifier.session import Session
-from router.gateway.accounts import Ledger, Transaction, UsageRow, stored_text
+from router.gateway.accounts import Ledger, UsageRow, stored_text
+from router.gateway.database import Transaction
 
 log = logging.getLogger("autotier.gateway")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from router.gateway.accounts import POSTGRES, SQLITE, is_database_url, open_database
+from router.gateway.database import POSTGRES, SQLITE, is_database_url, open_database
 
 WINDOWS = {"1h": 3600, "24h": 86_400, "7d": 7 * 86_400}
 DEFAULT_WINDOW = "24h"

@@ -18,8 +18,9 @@ from typing import Any
 from classifier.errors import RequestError
 from classifier.session import Session, parse_request
 from router.contract import ApiKind
-from router.gateway.accounts import Ledger, Transaction, UsageRow, stored_text
+from router.gateway.accounts import Ledger, UsageRow, stored_text
 from router.gateway.capture import redact
+from router.gateway.database import Transaction
 from router.gateway.wire import bad_request
 
 # Signal -> value -> success (1.0 good, 0.0 bad). `solved` arrives as a JSON boolean.

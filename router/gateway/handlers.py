@@ -21,8 +21,9 @@ from router.contract import ApiKind, RoutingDecision, RoutingRequest
 from router.core import RouterState, route
 from router.errors import AutotierError, NoModelAvailableError
 from router.gateway import billing, feedback, intake, outbound, wire
-from router.gateway.accounts import Hold, Ledger, Transaction, UsageRow
+from router.gateway.accounts import Hold, Ledger, UsageRow
 from router.gateway.capture import CapturePolicy, store
+from router.gateway.database import Transaction
 from router.gateway.decision_record import DecisionRecord, decision_record
 from router.gateway.live_state import LiveState
 from router.gateway.metrics import GatewayMetrics
