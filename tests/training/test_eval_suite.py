@@ -3,6 +3,12 @@ answer passes its grader, the wrong answer fails it)."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -13,7 +19,7 @@ import yaml
 from classifier.taxonomy import load_taxonomy
 from router.errors import ConfigError
 from training.evalsuite import cases as suite_cases
-from training.evalsuite import graders
+from training.evalsuite import graders, sandbox
 from training.evalsuite.cases import DEFAULT_SUITE, Case, load_suite, suite_hash
 from training.evalsuite.graders import (
     extract_code,
@@ -328,6 +334,116 @@ def test_unit_tests_ship_extra_files_and_the_test_kit():
               "def test_three():\n    assert double(3) == 6\n```")
     result = grade(case(tests=tests, files={"mathutil.py": "def double(x):\n    return 2 * x\n"}), answer)
     assert result.passed, result.detail
+
+
+# ---- the sandbox against hostile answers ----------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+needs_throwaway_user = pytest.mark.skipif(
+    not sandbox.drops_privileges(),
+    reason="the answer runs as a throwaway uid only when the grader runs as root (and some Python "
+           "interpreter is reachable by an unprivileged user); here it runs as the calling user")
+
+
+@pytest.fixture
+def shared_dir():
+    """A world-writable folder (like /tmp) that the answer can reach."""
+    path = Path(tempfile.mkdtemp(prefix="evalsuite-test-"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def appears_within(path: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        time.sleep(0.05)
+    return path.exists()
+
+
+def test_unit_tests_a_forged_result_line_does_not_pass():
+    answer = ("import os, sys\n"
+              "for word in sys.argv + list(os.environ.values()) + [sys.stdin.read()]:\n"
+              "    line = '\\n@@evalsuite %s {\"checks\": 1, \"passed\": 1, \"failures\": []}\\n' % word.strip()\n"
+              "    os.write(1, line.encode())\n"
+              "os._exit(0)")
+    result = grade(case(tests="assert False\n"), answer)
+    assert not result.passed and result.detail == "exit 0 before the tests finished"
+
+
+def test_unit_tests_the_answer_sees_an_empty_stdin():
+    assert grade(case(tests="import sys\nassert sys.stdin.read() == ''\n"), "x = 1").passed
+
+
+def test_unit_tests_a_fork_bomb_is_bounded_and_cleaned_up(shared_dir):
+    if os.geteuid() == 0 and not sandbox.drops_privileges():
+        pytest.skip("as root without a throwaway uid RLIMIT_NPROC does not apply")
+    answer = ("import os, time\n"
+              "for i in range(1000):\n"
+              "    if os.fork() == 0:\n"
+              "        time.sleep(1.5)\n"
+              f"        open('{shared_dir}/fork-%d' % os.getpid(), 'w').close()\n"
+              "        os._exit(0)\n")
+    started = time.monotonic()
+    result = grade(case(tests="assert True\n", timeout_s=5), answer)
+    assert not result.passed and ("BlockingIOError" in result.detail or "timed out" in result.detail), result.detail
+    assert time.monotonic() - started < 8
+    time.sleep(2.5)
+    assert not list(shared_dir.iterdir()), "a forked child outlived the run"
+
+
+@needs_throwaway_user
+def test_unit_tests_cannot_read_the_runner_environment():
+    """The runner holds provider keys in its environment; /proc/<its pid>/environ is root's."""
+    answer = ("import os\n\ndef parent_env():\n    try:\n"
+              "        with open(f'/proc/{os.getppid()}/environ', 'rb') as f:\n            return f.read()\n"
+              "    except OSError as exc:\n        return type(exc).__name__.encode()\n")
+    runner = ("import json, sys\nfrom training.evalsuite.sandbox import run_python\n"
+              "r = run_python(sys.stdin.read(), \"assert parent_env() == b'PermissionError'\\n\")\n"
+              "print(json.dumps([r.passed, r.detail]))\n")
+    done = subprocess.run([sys.executable, "-c", runner], input=answer, capture_output=True, text=True, cwd=REPO,
+                          env=dict(os.environ, OPENROUTER_API_KEY="sk-or-v1-FAKE-SECRET"), timeout=60)
+    assert done.returncode == 0, done.stderr
+    passed, detail = json.loads(done.stdout.splitlines()[-1])
+    assert passed and "FAKE-SECRET" not in detail, detail
+
+
+@needs_throwaway_user
+def test_unit_tests_cannot_write_outside_and_leave_nothing_behind(shared_dir):
+    owned = Path(tempfile.mkdtemp(prefix="evalsuite-test-"))  # root's, 0o755: reachable, not writable
+    owned.chmod(0o755)
+    shm = Path("/dev/shm") / f"evalsuite-test-{os.getpid()}"
+    try:
+        answer = ("import os\n\ndef write(path):\n    try:\n        with open(path, 'w') as f:\n"
+                  "            f.write('pwned')\n        return True\n    except OSError:\n        return False\n")
+        tests = (f"assert not write('{owned}/pwned.txt')\n"
+                 f"assert not os.access('{REPO}', os.W_OK)\n"
+                 f"assert not os.access('{REPO}/training/evalsuite/testkit.py', os.W_OK)\n"
+                 f"assert write('{shared_dir}/left.txt')\n"
+                 f"assert write('{shm}') or not os.path.isdir('/dev/shm')\n")
+        result = grade(case(tests="import os\n" + tests), answer)
+        assert result.passed, result.detail
+        assert not (owned / "pwned.txt").exists()
+        assert not (shared_dir / "left.txt").exists() and not shm.exists(), "leftovers not removed"
+    finally:
+        shutil.rmtree(owned, ignore_errors=True)
+        shm.unlink(missing_ok=True)
+
+
+@needs_throwaway_user
+def test_unit_tests_a_double_forked_daemon_dies_with_the_run(shared_dir):
+    marker = shared_dir / "daemon-alive"
+    answer = ("import os, time\n\ndef start():\n    r, w = os.pipe()\n    if os.fork() == 0:\n"
+              "        os.setsid()\n        if os.fork() == 0:\n"
+              "            os.write(w, str(os.getpid()).encode())\n            time.sleep(1.5)\n"
+              f"            open('{marker}', 'w').close()\n            os._exit(0)\n"
+              "        os._exit(0)\n    os.close(w)\n    return int(os.read(r, 32))\n")
+    tests = "import os\npid = start()\nassert os.path.exists(f'/proc/{pid}') and os.getsid(pid) != os.getsid(0)\n"
+    result = grade(case(tests=tests), answer)
+    assert result.passed, result.detail  # the daemon was running, in a session of its own
+    assert not appears_within(marker, 3.0), "the daemon outlived the run"
 
 
 # ---- the judge --------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The sandbox side of the `unit_tests` grader: copied into the run folder as `evalsuite_kit.py`.
 
-Run as `python -I -S evalsuite_kit.py <nonce> <timeout_s>` in a fresh folder holding
-`solution.py` (the answer's code) and `tests.py` (the case's checks). It limits itself
-(CPU, memory, file size, processes) before anything of the answer runs, imports the
-solution, runs each top-level statement of the tests, and writes one result line
-`@@evalsuite <nonce> {json}` to the stdout it had at start. Standard library only.
+Run as `python -I -S evalsuite_kit.py <timeout_s>` in a fresh folder holding `solution.py`
+(the answer's code) and `tests.py` (the case's checks), with the run's nonce on stdin (not in
+argv or the environment, where the answer could read it). It reads the nonce and puts
+/dev/null in place of stdin, limits itself (CPU, memory, file size, processes) before anything
+of the answer runs, imports the solution, runs each top-level statement of the tests, and
+writes one result line `@@evalsuite <nonce> {json}` to the stdout it had at start. Standard
+library only.
 
 Test-creation cases use `run_answer_tests`: it runs the answer's own test functions
 against an implementation (the module file shipped with the case, or a source string
@@ -27,7 +29,7 @@ import unittest
 
 MEMORY_BYTES = 1 << 30
 FILE_BYTES = 16 << 20
-EXTRA_TASKS = 64
+EXTRA_TASKS = 16  # tasks (processes and threads) a run may add: memory <= (1 + 16) GiB
 
 
 def limit_self(timeout_s: float) -> None:
@@ -37,10 +39,21 @@ def limit_self(timeout_s: float) -> None:
 
     cpu = int(math.ceil(timeout_s)) + 1
     for name, value in (("RLIMIT_CPU", cpu), ("RLIMIT_AS", MEMORY_BYTES), ("RLIMIT_FSIZE", FILE_BYTES),
-                        ("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", 256)):
+                        ("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", 256), ("RLIMIT_MSGQUEUE", 0)):
         _set(resource, name, value)
     if os.getuid() != 0:  # root ignores RLIMIT_NPROC; for others it counts every task of the user
         _set(resource, "RLIMIT_NPROC", _tasks_of_user() + EXTRA_TASKS)
+
+
+def read_nonce() -> str:
+    """The nonce the sandbox wrote on stdin (until EOF); stdin is /dev/null afterwards."""
+    data = b""
+    while len(data) < 256 and (chunk := os.read(0, 256)):
+        data += chunk
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return data.decode("ascii", "replace").strip()
 
 
 def _set(resource: types.ModuleType, name: str, value: int) -> None:
@@ -259,7 +272,8 @@ def _error(exc: BaseException) -> str:
     return type(exc).__name__ + (f": {text[0][:160]}" if text else "")
 
 
-def main(nonce: str, timeout_s: float) -> int:
+def main(timeout_s: float) -> int:
+    nonce = read_nonce()
     out = os.dup(1)  # the result goes here even if the answer replaces or closes sys.stdout
     limit_self(timeout_s)
     sys.path.insert(0, os.getcwd())
@@ -294,4 +308,4 @@ def main(nonce: str, timeout_s: float) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], float(sys.argv[2])))
+    sys.exit(main(float(sys.argv[1])))
