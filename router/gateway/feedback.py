@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from classifier.errors import RequestError
@@ -207,6 +207,12 @@ def give(ledger: Ledger, account_id: int, request: FeedbackRequest) -> dict[str,
 
 
 # ---- implicit feedback ----------------------------------------------------------------------
+def quality_failure(status: int) -> bool:
+    """Whether a model's failure with `status` counts against its work: a server error or a
+    broken stream does; a rate limit (429) or another 4xx (auth, a refused body) does not."""
+    return status >= 500
+
+
 @dataclass(frozen=True, slots=True)
 class Observed:
     """What the gateway saw of one request beyond its usage row. `chosen_model`: the
@@ -215,6 +221,7 @@ class Observed:
     chosen_model: str | None = None
     empty: bool = False
     retry_window_s: float = 120.0
+    failures: dict[str, int] = field(default_factory=dict)  # model -> the status it failed with
 
 
 def record_implicit(tx: Transaction, usage_id: int, row: UsageRow, seen: Observed) -> None:
@@ -242,6 +249,9 @@ def record_implicit(tx: Transaction, usage_id: int, row: UsageRow, seen: Observe
         if previous is not None and seen.chosen_model not in (previous[1], previous[2]):
             put(int(previous[0]), previous[1], "switched_model", stored_text(f"to {seen.chosen_model}") or "")
     for model in row.fallbacks_tried:
+        status = seen.failures.get(model)
+        if status is not None and not quality_failure(status):
+            continue  # a rate limit or a refused request says nothing of the model's work
         put(usage_id, model, "error", "failed; fell back" if row.resolved_model else "failed")
     if row.resolved_model is not None and row.status >= 500:
         put(usage_id, row.resolved_model, "error", f"status {row.status}")

@@ -93,6 +93,7 @@ class Trace:
     # The reply's id (x-autotier-response-id): the provider's when it sends one.
     response_id: str = dataclasses.field(default_factory=feedback.new_response_id)
     provider_response_id: str | None = None
+    failures: dict[str, int] = dataclasses.field(default_factory=dict)  # model -> status it failed with
     body: dict[str, Any] | None = None  # set once routed: what implicit feedback and capture read
 
 
@@ -309,6 +310,7 @@ class Gateway:
 
         async def on_failure(model: Model, failure: Failure) -> None:
             self.metrics.fallbacks.labels(model.id, str(failure.status)).inc()
+            trace.failures[model.id] = failure.status
             if failure.from_provider and await self.trips_cooldown(model.id, trace.caller):
                 seconds = failure.retry_after if failure.retry_after is not None else self.settings.cooldown_s
                 self.live.cool_down(model.id, min(seconds, self.settings.max_cooldown_s), time.time())
@@ -417,7 +419,7 @@ class Gateway:
         if hold is not None:
             self.live_holds.discard(hold.id)  # settled below (or, if that fails, released when stale)
         chosen = decision.model if decision is not None and decision.tier is None else None
-        seen = feedback.Observed(chosen, empty, self.settings.retry_window_s)
+        seen = feedback.Observed(chosen, empty, self.settings.retry_window_s, dict(trace.failures))
         try:
             await asyncio.to_thread(self.write_row, trace, row, hold, seen)
         except Exception:  # noqa: BLE001 - a ledger failure must not fail the reply

@@ -215,6 +215,15 @@ def test_an_empty_reply_and_a_failed_fallback_are_recorded(gateway, key, mock_up
     assert set(signals) == {("error", chain[0]), ("empty", row["resolved_model"])}
 
 
+def test_a_fallback_refused_by_a_rate_limit_is_not_an_error_signal(gateway, key, mock_upstream):
+    chain = _chain(gateway, "kilo-auto/balanced")
+    mock_upstream.configure({"models": {chain[0]: {"fail_next": 1, "fail_next_status": 429, "retry_after_s": 0}}})
+    r = gateway.post("/v1/chat/completions", {**CHAT, "model": "kilo-auto/balanced"}, headers=_auth(key))
+    assert r.status_code == 200 and r.headers["x-autotier-fallbacks"] == chain[0]
+    row = _rows(gateway, response_id=r.headers["x-autotier-response-id"])[0]
+    assert ("error", chain[0]) not in _signals(gateway, row["id"])
+
+
 def test_feedback_implicit_signals_and_captures_on_postgresql(pg):
     ledger = Ledger(pg.create_database("feedback_smoke"))
     try:
