@@ -200,8 +200,9 @@ class EfficientStrategy:
                 f", {scoring.difficulty:+.2f} on the success scale (the ability that succeeds half the time)"
             )
             gate = ""
-            if tier.low_gate is not None:
-                p_low = (_field(prediction, "difficulty_probs") or {}).get("low", 0.0)
+            probs = _field(prediction, "difficulty_probs") or {}
+            if tier.low_gate is not None and "low" in probs:  # else judged_difficulty left them as they are
+                p_low = probs["low"]
                 gate = (f"; judged as low-difficulty work (P(low) {p_low:.2f} >= gate {tier.low_gate:g})"
                         if p_low >= tier.low_gate else
                         f"; judged on medium/high cells (P(low) {p_low:.2f} < gate {tier.low_gate:g})")

@@ -219,7 +219,11 @@ def _own_evidence(catalog_ids: list[str], cells: list[str], own_suite: Path | No
 
     parts = []
     if own_suite is not None and own_suite.is_dir():
-        parts.append(read_own_suite(own_suite, catalog_ids, cells))
+        from training.evalsuite.cases import load_suite
+        from training.evalsuite.runner import case_hash
+
+        current = {(c.id, case_hash(c)) for c in load_suite()}
+        parts.append(read_own_suite(own_suite, catalog_ids, cells, current))
     if feedback:
         parts.append(read_feedback(feedback, catalog_ids, cells, feedback_weight, *feedback_limits))
     own = merge(*parts) if parts else None
@@ -248,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
     from router.errors import ConfigError
+    from router.gateway.database import LedgerUnavailable
     from training.sources import SourceError, default_data_root
 
     parser = argparse.ArgumentParser(prog="autotier accuracy", description="accuracy tables with provenance")
@@ -298,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SourceError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except LedgerUnavailable as exc:  # --feedback names no ledger
+        print(f"--feedback: {exc}", file=sys.stderr)
         return 2
     (args.out / "sources").mkdir(parents=True, exist_ok=True)
     for name, (table, out) in tables.items():

@@ -57,12 +57,10 @@ def read_captures(location: str, since: float | None = None, limit: int | None =
     """Unexpired captures of the ledger at `location` (a SQLite file or a postgresql:// URL),
     oldest first. Raises LedgerReadError when there is no such ledger."""
     from router.gateway.accounts import Ledger
-    from router.gateway.database import LedgerUnavailable, is_database_url
+    from router.gateway.database import LedgerUnavailable
 
-    if not is_database_url(location) and not Path(location).is_file():
-        raise LedgerReadError(f"no ledger at {location} (a SQLite file or a postgresql:// URL)")
     try:
-        ledger = Ledger(location)
+        ledger = Ledger.existing(location)
     except LedgerUnavailable as exc:
         raise LedgerReadError(str(exc)) from None
     try:

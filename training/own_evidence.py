@@ -59,8 +59,11 @@ class OwnEvidence:
     max_feedback_shift: float | None = None  # logits feedback may move an ability in one build
 
 
-def read_own_suite(folder: Path, catalog_ids: Iterable[str], cells: Iterable[str]) -> OwnEvidence:
-    """Every outcome file in `folder` (latest outcome per model and case)."""
+def read_own_suite(folder: Path, catalog_ids: Iterable[str], cells: Iterable[str],
+                   current: set[tuple[str, str]] | None = None) -> OwnEvidence:
+    """Every outcome file in `folder` (latest outcome per model and case). `current`: the
+    suite's (case id, case hash) pairs; an outcome of a case since edited or removed does not
+    count. Outcomes graded against the mock upstream never count."""
     from training.evalsuite.runner import read_outcomes
 
     ids, known = set(catalog_ids), set(cells)
@@ -69,17 +72,22 @@ def read_own_suite(folder: Path, catalog_ids: Iterable[str], cells: Iterable[str
     for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
         files.append(path)
         for row in read_outcomes(path):
-            latest[(row["model"], row["case"])] = row
+            if isinstance(row.get("model"), str) and isinstance(row.get("case"), str):
+                latest[(row["model"], row["case"])] = row
     by_model: dict[str, list[Observation]] = defaultdict(list)
-    skipped: dict[str, int] = defaultdict(int)
-    for (model, _), row in sorted(latest.items()):
-        cell = f"{row['route_key']}{CELL_SEPARATOR}{row['difficulty']}"
-        if model not in ids or cell not in known:
-            skipped[model] += 1
+    skipped: dict[str, Counter[str]] = defaultdict(Counter)
+    for (model, case), row in sorted(latest.items()):
+        cell = f"{row.get('route_key')}{CELL_SEPARATOR}{row.get('difficulty')}"
+        why = ("not a catalog model" if model not in ids else "not a table cell" if cell not in known
+               else "graded against the mock upstream" if str(row.get("litellm_model", "")).startswith("mock:")
+               else "its case changed or left the suite" if current is not None
+               and (case, row.get("case_hash")) not in current else None)
+        if why:
+            skipped[model][why] += 1
             continue
-        by_model[model].append(Observation(cell, 1.0 if row["passed"] else 0.0, 1.0, "own_suite"))
-    notes += [f"own suite: {n} outcome(s) of {m!r} skipped (not a catalog model or not a table cell)"
-              for m, n in sorted(skipped.items())]
+        by_model[model].append(Observation(cell, 1.0 if row.get("passed") else 0.0, 1.0, "own_suite"))
+    notes += [f"own suite: {n} outcome(s) of {m!r} skipped: {why}"
+              for m, reasons in sorted(skipped.items()) for why, n in sorted(reasons.items())]
     return OwnEvidence(dict(by_model), files, notes)
 
 
@@ -93,7 +101,7 @@ def read_feedback(location: str, catalog_ids: Iterable[str], cells: Iterable[str
     from router.gateway.accounts import Ledger
 
     ids, known = set(catalog_ids), set(cells)
-    ledger = Ledger(location)
+    ledger = Ledger.existing(location)  # a mistyped path must not create an empty ledger
     try:
         rows = ledger.feedback_rows()
     finally:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from router.gateway.database import (
     POSTGRES,
     SQLITE,
+    LedgerUnavailable,
     Transaction,
     is_database_url,
     open_database,
@@ -287,8 +288,10 @@ class Ledger:
             self._conn = self._connect()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute(self.dialect.begin)
+    def _transaction(self, write: bool = True) -> Iterator[None]:
+        # A read-only transaction starts deferred: on SQLite it takes no write lock, so an
+        # offline reader (a report, retraining) never holds up the gateway's writes.
+        self._conn.execute(self.dialect.begin if write else "BEGIN")
         try:
             yield
         except BaseException:
@@ -301,13 +304,22 @@ class Ledger:
         with self._lock:
             self._conn.close()
 
-    def run(self, fn: Callable[[Transaction], T]) -> T:
+    def run(self, fn: Callable[[Transaction], T], write: bool = True) -> T:
         """`fn(transaction)` in one transaction, committed when this returns (rolled back
-        if `fn` raises); for modules that keep their own tables here (router.gateway.feedback)."""
+        if `fn` raises); for modules that keep their own tables here (router.gateway.feedback).
+        `write=False` for reads only: no write lock is taken."""
         with self._lock:
             self._reopen_if_broken()
-            with self._transaction():
+            with self._transaction(write):
                 return fn(Transaction(self._conn, self.dialect))
+
+    @classmethod
+    def existing(cls, location: str) -> Ledger:
+        """The ledger at `location` for offline tools, which must not create one by mistake
+        (a mistyped path): LedgerUnavailable when there is no SQLite file there."""
+        if not is_database_url(location) and not Path(location).is_file():
+            raise LedgerUnavailable(f"no ledger at {location} (a gateway's SQLite file or a postgresql:// URL)")
+        return cls(location)
 
     def create_account(self, balance: float = 0.0, allowed_fields: frozenset[str] = frozenset()
                        ) -> tuple[AccountRow, str]:
@@ -477,7 +489,7 @@ class Ledger:
         return self.run(lambda tx: tx.dicts(
             "SELECT f.usage_id, f.time, f.account_id, f.model, f.signal, f.value, f.origin, f.success,"
             " f.note, u.route_key, u.difficulty, u.tier, u.resolved_model, u.mode"
-            " FROM feedback f JOIN usage u ON u.id = f.usage_id ORDER BY f.id"))
+            " FROM feedback f JOIN usage u ON u.id = f.usage_id ORDER BY f.id"), write=False)
 
     def captures(self, since: float | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Captured requests (docs/gateway.md, "Request capture") not yet expired, oldest
@@ -486,7 +498,7 @@ class Ledger:
         params: tuple[Any, ...] = (time.time(), since if since is not None else 0.0)
         if limit is not None:
             sql, params = sql + " LIMIT ?", (*params, int(limit))
-        return self.run(lambda tx: tx.dicts(sql, params))
+        return self.run(lambda tx: tx.dicts(sql, params), write=False)
 
     def append_tier_change(self, version: str, mapping: str, source: str,
                            describe: Callable[[str | None], list[str]]) -> int | None:

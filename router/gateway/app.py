@@ -126,6 +126,10 @@ async def sweep_once(gateway: Gateway) -> None:
         gateway.hashes_forgotten_until = until
     except Exception:  # noqa: BLE001 - retried next round
         log.exception("could not clear old request hashes")
+    now = time.time()
+    for hold_id, taken in list(gateway.live_holds.items()):
+        if now - taken > gateway.settings.max_request_s:
+            del gateway.live_holds[hold_id]  # no longer renewed: released once stale
     try:
         await asyncio.to_thread(gateway.ledger.renew_holds, set(gateway.live_holds))
     except Exception:  # noqa: BLE001 - retried next round, well before a hold's lifetime ends
@@ -199,6 +203,7 @@ def _feedback(gateway: Gateway) -> Any:
                                     code="response_not_found", status=404)
         except ErrorReply as reply:
             err = reply.error
+            gateway.metrics.errors.labels("feedback", err.code).inc()
             return JSONResponse(wire.error_body(ApiKind.CHAT, err.status, err.code, err.message),
                                 status_code=err.status, headers=reply.headers)
         except AutotierError as err:

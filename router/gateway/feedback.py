@@ -177,7 +177,7 @@ def _target(tx: Transaction, account_id: int, request: FeedbackRequest) -> tuple
     columns = "SELECT id, response_id, COALESCE(resolved_model, requested_model, 'unknown') FROM usage"
     if request.response_id is not None:  # the gateway's id (unique), else the provider's (latest wins)
         return tx.execute(f"{columns} WHERE (response_id = ? OR provider_response_id = ?) AND account_id = ?"
-                          " ORDER BY response_id = ? DESC, id DESC LIMIT 1",
+                          " ORDER BY CASE WHEN response_id = ? THEN 0 ELSE 1 END, id DESC LIMIT 1",
                           (request.response_id, request.response_id, account_id, request.response_id)).fetchone()
     session = stored_text(request.session_id)
     if request.turn == -1:
@@ -234,12 +234,13 @@ def record_implicit(tx: Transaction, usage_id: int, row: UsageRow, seen: Observe
         put_signal(tx, target, row.account_id, model, signal, value, "implicit", 0.0)
 
     if row.request_hash is not None:
+        now = time.time()
         earlier = tx.execute(
             "SELECT id, resolved_model, time FROM usage WHERE request_hash = ? AND id < ? AND status = 200"
             " AND time >= ? AND resolved_model IS NOT NULL ORDER BY id DESC LIMIT 1",
-            (row.request_hash, usage_id, time.time() - seen.retry_window_s)).fetchone()
+            (row.request_hash, usage_id, now - seen.retry_window_s)).fetchone()
         if earlier is not None:
-            put(int(earlier[0]), earlier[1], "retried", f"sent again after {time.time() - float(earlier[2]):.0f}s")
+            put(int(earlier[0]), earlier[1], "retried", f"sent again after {now - float(earlier[2]):.0f}s")
     if seen.chosen_model is not None and row.session_id is not None:
         same_account = "account_id = ?" if row.account_id is not None else "account_id IS NULL"
         params = (stored_text(row.session_id), *([row.account_id] if row.account_id is not None else []), usage_id)

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -90,7 +91,7 @@ class Trace:
     provider_fields: tuple[str, ...] | None = None
     estimated_input: int = 0  # billed when a cut stream never reports usage
     record: DecisionRecord | None = None
-    # The reply's id (x-autotier-response-id): the provider's when it sends one.
+    # The reply's id (x-autotier-response-id): always the gateway's own, unique.
     response_id: str = dataclasses.field(default_factory=feedback.new_response_id)
     provider_response_id: str | None = None
     failures: dict[str, int] = dataclasses.field(default_factory=dict)  # model -> status it failed with
@@ -116,9 +117,10 @@ class Gateway:
         self._classify_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autotier-classify")
         # Limit keys (IP or /64) over their failed-request budget -> until when (this process).
         self._blocked: OrderedDict[str, float] = OrderedDict()
-        # Holds of this process's requests still running: renewed by the sweep (app.py) so
-        # that a stream outliving the hold lifetime keeps its hold.
-        self.live_holds: set[int] = set()
+        # Holds of this process's requests still running -> when taken: renewed by the sweep
+        # (app.py) so that a stream outliving the hold lifetime keeps its hold, up to
+        # `settings.max_request_s`.
+        self.live_holds: dict[int, float] = {}
         # Usage rows before this time have had their request hashes cleared (app.sweep_once).
         self.hashes_forgotten_until = 0.0
 
@@ -221,7 +223,7 @@ class Gateway:
 
         hold = await asyncio.to_thread(self.ledger.reserve, account_id, plan)
         if hold is not None:
-            self.live_holds.add(hold.id)
+            self.live_holds[hold.id] = time.time()
         return hold
 
     def unaffordable(self, api: ApiKind, body: dict[str, Any], paid: list[Model], balance: float) -> AutotierError:
@@ -348,6 +350,21 @@ class Gateway:
 
     def stream_reply(self, api: ApiKind, served: Served, trace: Trace, headers: dict[str, str]) -> Response:
         outcome = StreamOutcome()
+        recorded = False
+
+        async def commit(status: int) -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            usage = outcome.usage(trace.estimated_input)
+            await asyncio.shield(self.record(trace, status, served.model, served.tried, usage,
+                                             empty=outcome.delivered_chars == 0))
+
+        async def left_early() -> None:
+            if not recorded:
+                log.info("client left the %s stream from %s before its end", api.value, served.model.id)
+                await commit(CLIENT_CLOSED)
 
         async def body() -> Any:
             # Once the stream has its final event (or an error), events are held back one
@@ -355,15 +372,6 @@ class Gateway:
             # that saw the stream's end has its ledger row (docs/gateway.md, "Durability").
             # A client that leaves early is billed for what it was sent (status 499).
             held: list[bytes] = []
-            recorded = False
-
-            async def commit(status: int) -> None:
-                nonlocal recorded
-                recorded = True
-                usage = outcome.usage(trace.estimated_input)
-                await asyncio.shield(self.record(trace, status, served.model, served.tried, usage,
-                                                 empty=outcome.delivered_chars == 0))
-
             try:
                 async for chunk in relay(api, served, served.model.id, outcome):
                     if held:
@@ -376,12 +384,12 @@ class Gateway:
                 if held:
                     yield held.pop()
             finally:
-                if not recorded:
-                    log.info("client left the %s stream from %s before its end", api.value, served.model.id)
-                    await commit(CLIENT_CLOSED)
+                await left_early()
 
         headers = {**headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
-        return ClosingStreamingResponse(body(), media_type="text/event-stream", headers=headers)
+        # `left_early` also runs when the client left before the body started (a generator
+        # never started runs no `finally`): the row is written and the hold settled either way.
+        return ClosingStreamingResponse(body(), media_type="text/event-stream", headers=headers, on_close=left_early)
 
     def decision_headers(self, decision: RoutingDecision, served: Served) -> dict[str, str]:
         reason = list(decision.reason)
@@ -417,7 +425,7 @@ class Gateway:
         )
         hold, trace.hold = trace.hold, None
         if hold is not None:
-            self.live_holds.discard(hold.id)  # settled below (or, if that fails, released when stale)
+            self.live_holds.pop(hold.id, None)  # settled below (or, if that fails, released when stale)
         chosen = decision.model if decision is not None and decision.tier is None else None
         seen = feedback.Observed(chosen, empty, self.settings.retry_window_s, dict(trace.failures))
         try:
@@ -467,7 +475,12 @@ CLIENT_CLOSED = 499
 class ClosingStreamingResponse(StreamingResponse):
     """A StreamingResponse that closes its body generator as soon as the response ends,
     also when the client disconnected mid-stream: the generator's `finally` (settling the
-    bill) then runs now, not whenever the garbage collector gets to it."""
+    bill) then runs now, not whenever the garbage collector gets to it. `on_close` runs
+    after that in every case, also when the body never started."""
+
+    def __init__(self, *args: Any, on_close: Callable[[], Awaitable[None]] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.on_close = on_close
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -478,3 +491,5 @@ class ClosingStreamingResponse(StreamingResponse):
             closer = getattr(self.body_iterator, "aclose", None)
             if closer is not None:
                 await closer()
+            if self.on_close is not None:
+                await self.on_close()

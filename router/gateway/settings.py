@@ -76,6 +76,9 @@ class GatewaySettings:
     failures_per_minute: int = 120
     min_output_tokens: int = 256
     hold_ttl_s: float = 3600.0
+    # A running request's hold is renewed for at most this long (a request that somehow never
+    # settles must not lock a balance for ever): past it, it is released like any stale hold.
+    max_request_s: float = 6 * 3600.0
     max_header_bytes: int = 64 * 1024
     max_headers: int = 100
     header_timeout_s: float = 30.0
@@ -85,7 +88,7 @@ class GatewaySettings:
     log_prompts: bool = False
     classifier: str | None = None  # efficient tier: artefact folder or models:/ URI; None: shipped default
     retry_window_s: float = 120.0
-    feedback_per_minute: int = 60  # accepted feedback calls per account per minute (429 past it)
+    feedback_per_minute: int = 60  # feedback calls per API key per minute, counted once authenticated (429 past it)
     capture_rate: float = 0.0
     capture_retention_days: float = 30.0
     capture_context: bool = False

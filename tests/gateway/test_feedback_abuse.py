@@ -5,8 +5,6 @@ numbers, secrets in notes, and request hashes outliving the retry window."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import time
 
 from router.gateway.accounts import Ledger, UsageRow
 from tests.gateway.conftest import start_gateway
@@ -78,23 +76,15 @@ def test_feedback_is_limited_per_key_and_refused_requests_are_not_captured(mock_
 
 def test_request_hashes_are_cleared_once_past_the_retry_window(tmp_path):
     from router.gateway.app import sweep_once
-    from router.gateway.handlers import Gateway
-    from router.gateway.live_state import live_state_for
-    from router.gateway.metrics import GatewayMetrics
-    from router.gateway.reload import ConfigHolder
-    from router.gateway.settings import GatewaySettings
+    from tests.support.offline_gateway import offline_gateway
 
-    settings = dataclasses.replace(GatewaySettings(), db_path=tmp_path / "g.db", retry_window_s=0.2)
-    gateway = Gateway(settings, ConfigHolder(None), Ledger(settings.db_path), live_state_for(None, None),
-                      GatewayMetrics())
+    gateway = offline_gateway(tmp_path / "g.db", retry_window_s=120.0)
     try:
         row = UsageRow(None, "chat", None, "m", "m", (), 1, 1, 0.0, 1.0, 200, request_hash="h" * 64)
-        gateway.ledger.record(row)
+        old, new = gateway.ledger.record(row), gateway.ledger.record(row)
+        gateway.ledger.run(lambda tx: tx.execute("UPDATE usage SET time = time - 121 WHERE id = ?", (old,)))
         asyncio.run(sweep_once(gateway))
-        assert gateway.ledger.usage()[-1]["request_hash"] == "h" * 64  # still inside the window
-        time.sleep(0.3)
-        gateway.ledger.record(row)
-        asyncio.run(sweep_once(gateway))
-        assert [r["request_hash"] for r in gateway.ledger.usage()] == [None, "h" * 64]
+        hashes = {r["id"]: r["request_hash"] for r in gateway.ledger.usage()}
+        assert hashes == {old: None, new: "h" * 64}  # the newer one is still inside the window
     finally:
         gateway.ledger.close()

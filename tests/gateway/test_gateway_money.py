@@ -160,19 +160,12 @@ def test_stale_holds_are_given_back(tmp_path):
 def test_a_running_requests_hold_is_renewed_and_a_dead_processs_is_given_back(tmp_path):
     """A stream that outlives the hold lifetime keeps its hold (the sweep renews the holds of
     this process's running requests); a hold nobody renews is given back."""
-    import dataclasses
-
     from router.contract import ApiKind
     from router.gateway.app import sweep_once
-    from router.gateway.handlers import Gateway, Trace
-    from router.gateway.live_state import live_state_for
-    from router.gateway.metrics import GatewayMetrics
-    from router.gateway.reload import ConfigHolder
-    from router.gateway.settings import GatewaySettings
+    from router.gateway.handlers import Trace
+    from tests.support.offline_gateway import offline_gateway
 
-    settings = dataclasses.replace(GatewaySettings(), db_path=tmp_path / "g.db", hold_ttl_s=0.3)
-    gateway = Gateway(settings, ConfigHolder(None), Ledger(settings.db_path), live_state_for(None, None),
-                      GatewayMetrics())
+    gateway = offline_gateway(tmp_path / "g.db", hold_ttl_s=0.3)
     try:
         account, _ = gateway.ledger.create_account(10.0)
         model = gateway.config.config.catalog["anthropic/claude-sonnet-4.6"]
@@ -181,7 +174,7 @@ def test_a_running_requests_hold_is_renewed_and_a_dead_processs_is_given_back(tm
         async def scenario() -> None:
             running = await gateway.hold(ApiKind.CHAT, body, [model], account.id)
             orphan = gateway.ledger.reserve(account.id, lambda balance: (1.0, None))  # a process that died
-            assert running is not None and orphan is not None and gateway.live_holds == {running.id}
+            assert running is not None and orphan is not None and set(gateway.live_holds) == {running.id}
             for _ in range(3):  # three lifetimes pass while the request runs
                 await asyncio.sleep(0.3)
                 await sweep_once(gateway)
@@ -189,8 +182,34 @@ def test_a_running_requests_hold_is_renewed_and_a_dead_processs_is_given_back(tm
             assert gateway.ledger.accounts()[0].balance == pytest.approx(left)  # only the orphan came back
             trace = Trace(api=ApiKind.CHAT, started=time.monotonic(), account_id=account.id, hold=running)
             await gateway.record(trace, 200, model, (), (10, 5))  # the request ends: settled
-            assert gateway.live_holds == set()
+            assert not gateway.live_holds
             assert gateway.ledger.accounts()[0].balance == pytest.approx(10.0 - model.cost_usd(10, 5))
+
+        asyncio.run(scenario())
+    finally:
+        gateway.ledger.close()
+
+
+def test_a_hold_is_renewed_no_longer_than_the_longest_request(tmp_path):
+    from router.gateway.app import sweep_once
+    from tests.support.offline_gateway import offline_gateway
+
+    gateway = offline_gateway(tmp_path / "g.db", hold_ttl_s=0.3, max_request_s=0.5)
+    try:
+        account, _ = gateway.ledger.create_account(10.0)
+        model = gateway.config.config.catalog["anthropic/claude-sonnet-4.6"]
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+
+        async def scenario() -> None:
+            from router.contract import ApiKind
+
+            stuck = await gateway.hold(ApiKind.CHAT, body, [model], account.id)  # a request that never settles
+            assert stuck is not None
+            for _ in range(4):
+                await asyncio.sleep(0.3)
+                await sweep_once(gateway)
+            assert not gateway.live_holds
+            assert gateway.ledger.accounts()[0].balance == pytest.approx(10.0)  # given back
 
         asyncio.run(scenario())
     finally:

@@ -89,6 +89,13 @@ def _rebuilt_cells_move(own_dir: Path, tmp_path: Path, rows: list[dict]) -> None
     from training.accuracy_tables import main
 
     base = load_table(REPO / "data" / "accuracy" / "production.json").models[MODEL]
+    # Outcomes graded against the mock never count as evidence...
+    assert main(["build", "--out", str(tmp_path / "mock"), "--own-suite", str(own_dir)]) == 0
+    assert load_table(tmp_path / "mock" / "production.json").models[MODEL].cells == base.cells
+    # ...so the same grades are relabelled as if a provider had answered, to see them fold in.
+    for path in own_dir.glob("*.jsonl"):
+        path.write_text("".join(json.dumps({**r, "litellm_model": "openrouter/x-ai/grok-4"}) + "\n"
+                                for r in read_outcomes(path)), encoding="utf-8")
     assert main(["build", "--out", str(tmp_path / "acc"), "--own-suite", str(own_dir)]) == 0
     entry = load_table(tmp_path / "acc" / "production.json").models[MODEL]
     assert entry.evidence == "measured" and entry.note.startswith("measured (own suite)")
@@ -103,6 +110,7 @@ def _rebuilt_cells_move(own_dir: Path, tmp_path: Path, rows: list[dict]) -> None
     assert others.cells == load_table(REPO / "data" / "accuracy" / "production.json").models[
         "deepseek/deepseek-v3.2"].cells
     json.dumps(entry.own_evidence)  # serialisable as written
+    assert all(r["litellm_model"].startswith("mock:") for r in rows)  # what the run itself wrote
 
 
 def test_a_failed_call_is_reported_and_retried_on_the_next_run(mock_upstream, tmp_path) -> None:
