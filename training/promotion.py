@@ -52,7 +52,8 @@ def _report_names(report: dict[str, Any]) -> set[str]:
 def shadow_verdict(report: dict[str, Any] | None, candidate: str, max_success_drop: float = 0.01) -> Verdict:
     """The optional shadow requirement: a shadow report (`autotier shadow --json`) exists
     for `candidate` (its run id, URI or path as the report names it) and the candidate's
-    mean expected success is at most `max_success_drop` below the champion's."""
+    mean expected success (under the champion's table and classifier where the report gives
+    it) is at most `max_success_drop` below the champion's."""
     if report is None:
         return Verdict(False, f"no shadow report for {candidate}: run `autotier shadow --candidate {candidate} "
                        "--json REPORT.json` first", float("nan"), None)
@@ -60,12 +61,18 @@ def shadow_verdict(report: dict[str, Any] | None, candidate: str, max_success_dr
         return Verdict(False, f"the shadow report is for {sorted(_report_names(report))}, not {candidate}",
                        float("nan"), None)
     overall = report.get("overall") or {}
-    new, old = overall.get("candidate_expected_success"), overall.get("champion_expected_success")
+    # The candidate's choices scored with the champion's evidence when the report has it (a
+    # candidate table cannot then vouch for its own picks); older reports: its own figure.
+    new, evidence = overall.get("candidate_expected_success_by_champion"), " (by the champion's evidence)"
+    if new is None:
+        new, evidence = overall.get("candidate_expected_success"), ""
+    old = overall.get("champion_expected_success")
     if new is None or old is None or not report.get("n"):
         return Verdict(False, "the shadow report has no expected success to compare (no requests replayed)",
                        float("nan"), None)
     drop = float(old) - float(new)
-    detail = f"expected success {float(new):.4f} vs champion {float(old):.4f} on {report['n']} replayed requests"
+    detail = (f"expected success {float(new):.4f}{evidence} vs champion {float(old):.4f} on {report['n']} "
+              "replayed requests")
     if drop > max_success_drop:
         return Verdict(False, f"shadow: {detail}, a drop of {drop:.4f} > {max_success_drop:g}", float(new), float(old))
     reason = f"shadow: {detail} (drop {max(drop, 0.0):.4f} <= {max_success_drop:g})"

@@ -11,8 +11,12 @@ and with the candidate. The classification comes from each side's classifier on 
 captured text (training/from_ledger.py `capture_request`); a request without a capture
 replays only for a tables-only candidate, with the logged route key and difficulty. Cost
 and expected success are the decision's own (`details.candidates`, as
-router/gateway/decision_record.py reads them). Rows are grouped by tier and by the
-champion's route key.
+router/gateway/decision_record.py reads them). Because a candidate table could simply
+rate its own picks higher, each candidate choice is also scored with the champion's evidence
+(the champion's table under the champion classifier's classification):
+`candidate_expected_success_by_champion` and `success_delta_by_champion`, which the
+promotion gate (`--require-shadow`) uses. Rows are grouped by tier and by the champion's
+route key.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import hashlib
 import json
 import re
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -36,10 +39,11 @@ from router.config import RouterConfig, default_data_dir, load_config
 from router.contract import ApiKind, RoutingDecision, RoutingRequest
 from router.core import RouterState, route
 from router.errors import AutotierError
+from router.strategies import score_candidates
 from router.tiers import EfficientTier
 from training.from_ledger import capture_request
+from training.shadow_report import EXPERIMENT, format_report, log_report
 
-EXPERIMENT = "autotier-shadow"
 DEFAULT_DB = "autotier.db"
 TOP_MOVES = 10
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -93,8 +97,8 @@ def logged_requests(location: str, config: RouterConfig, since_days: float | Non
     sql = ("SELECT u.id AS usage_id, u.time, u.api, u.tier, u.mode, u.tokens_in, u.route_key, u.difficulty,"
            " u.confidence, c.id AS capture_id, c.text, c.context, c.mode AS capture_mode, c.prompt_tokens"
            " FROM usage u LEFT JOIN captures c ON c.usage_id = u.id AND c.expires > ?"
-           " WHERE u.time >= ? AND (u.decided_by = 'efficient' OR (u.decided_by IS NULL AND u.tier IN ("
-           + ", ".join("?" for _ in efficient) + "))) ORDER BY u.id DESC")
+           " WHERE u.time >= ? AND (u.decided_by = 'efficient'" + _undecided_clause(len(efficient))
+           + ") ORDER BY u.id DESC")
     params: tuple[Any, ...] = (now, since, *efficient)
     if limit is not None:
         sql, params = sql + " LIMIT ?", (*params, int(limit))
@@ -113,6 +117,12 @@ def logged_requests(location: str, config: RouterConfig, since_days: float | Non
             seen.add(row["usage_id"])
             out.append(row)
     return out
+
+
+def _undecided_clause(n_tiers: int) -> str:
+    """Rows logged before `decided_by` existed count by their tier; `IN ()` is a syntax error
+    in PostgreSQL, so no clause without an efficient tier."""
+    return f" OR (u.decided_by IS NULL AND u.tier IN ({', '.join('?' * n_tiers)}))" if n_tiers else ""
 
 
 def _logged_classification(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -157,6 +167,7 @@ class Replay:
     route_key: str
     champion: Outcome
     candidate: Outcome
+    candidate_by_champion: float | None = None  # the candidate's choice, champion's table and classification
 
 
 def replay(rows: list[dict[str, Any]], champion_clf: Any, candidate_clf: Any, champion_cfg: RouterConfig,
@@ -193,8 +204,18 @@ def replay(rows: list[dict[str, Any]], champion_clf: Any, candidate_clf: Any, ch
             skipped[f"route() refused: {exc.__class__.__name__}"] += 1
             continue
         key = _route_key(champ_cls) or row.get("route_key") or "(unclassified)"
-        out.append(Replay(uid, row["tier"], key, outcome(champ), outcome(cand)))
+        by_champion = champion_success(champion_cfg, row["tier"], champ_cls, cand.model)
+        out.append(Replay(uid, row["tier"], key, outcome(champ), outcome(cand), by_champion))
     return out, skipped
+
+
+def champion_success(config: RouterConfig, tier: str, classification: Any, model: str) -> float | None:
+    """The expected success the champion's evidence gives `model` on this request (as
+    the efficient strategy scores it); None for a model its table does not list."""
+    spec = config.tiers.tiers.get(tier)
+    if not isinstance(spec, EfficientTier) or model not in config.accuracy[spec.table].models:
+        return None
+    return round(score_candidates(spec, config, (model,), classification, None).scored[0].accuracy, 4)
 
 
 def _predict_all(clf: Any, requests: list[dict[str, Any]]) -> list[Any]:
@@ -231,16 +252,19 @@ def _delta(a: float | None, b: float | None) -> float | None:
 
 def summarise(replays: list[Replay]) -> dict[str, Any]:
     """n, changed share, mean cost and expected success per side with deltas
-    (candidate - champion), and the top model moves."""
+    (candidate - champion; the candidate's choices also under the champion's evidence),
+    and the top model moves."""
     changed = [r for r in replays if r.champion.model != r.candidate.model]
     cost_a, cost_b = _mean([r.champion.cost_usd for r in replays]), _mean([r.candidate.cost_usd for r in replays])
     ok_a = _mean([r.champion.expected_success for r in replays])
     ok_b = _mean([r.candidate.expected_success for r in replays])
+    ok_c = _mean([r.candidate_by_champion for r in replays])
     moves = Counter((r.champion.model, r.candidate.model) for r in changed)
     return {
         "n": len(replays), "changed": len(changed), "changed_share": len(changed) / len(replays) if replays else 0.0,
         "champion_cost_usd": cost_a, "candidate_cost_usd": cost_b, "cost_delta_usd": _delta(cost_a, cost_b),
         "champion_expected_success": ok_a, "candidate_expected_success": ok_b, "success_delta": _delta(ok_a, ok_b),
+        "candidate_expected_success_by_champion": ok_c, "success_delta_by_champion": _delta(ok_a, ok_c),
         "moves": [{"from": a, "to": b, "n": n} for (a, b), n in moves.most_common(TOP_MOVES)],
     }
 
@@ -256,70 +280,6 @@ def build_report(replays: list[Replay], skipped: Counter[str], meta: dict[str, A
         "per_tier": {t: summarise(rs) for t, rs in sorted(by_tier.items())},
         "per_route_key": {k: summarise(rs) for k, rs in sorted(by_key.items())},
     }
-
-
-def _money(v: float | None) -> str:
-    return "-" if v is None else f"${v:.6f}"
-
-
-def _share(v: float | None) -> str:
-    return "-" if v is None else f"{v:.4f}"
-
-
-def _signed(v: float | None) -> str:
-    return "-" if v is None else f"{v:+.4f}"
-
-
-def format_report(report: dict[str, Any]) -> str:
-    cand = report["candidate"]
-    skipped = ", ".join(f"{why}: {n}" for why, n in report["skipped"].items()) or "none"
-    lines = [f"shadow: candidate classifier {cand['classifier']}, tables {cand['tables']} vs the champion; "
-             f"{report['n']} request(s) replayed (skipped: {skipped})",
-             f"{'':<44}{'n':>6}{'changed':>9}{'cost champ':>13}{'cost cand':>13}{'succ champ':>12}{'succ cand':>11}"]
-    groups = [("all", report["overall"])] + [(f"tier {t}", s) for t, s in report["per_tier"].items()]
-    groups += [(f"  {k}", s) for k, s in report["per_route_key"].items()]
-    for name, s in groups:
-        lines.append(f"{name[:43]:<44}{s['n']:>6}{s['changed_share']:>8.1%} {_money(s['champion_cost_usd']):>12} "
-                     f"{_money(s['candidate_cost_usd']):>12} {_share(s['champion_expected_success']):>11} "
-                     f"{_share(s['candidate_expected_success']):>10}")
-    o = report["overall"]
-    lines.append(f"deltas (candidate - champion): cost {_money(o['cost_delta_usd'])} per request, "
-                 f"expected success {_signed(o['success_delta'])}")
-    if o["moves"]:
-        lines.append("top model moves (champion -> candidate):")
-        lines += [f"  {m['from']} -> {m['to']}: {m['n']}" for m in o["moves"]]
-    return "\n".join(lines)
-
-
-def log_report(report: dict[str, Any], json_path: Path | None, uri: str | None = None) -> str:
-    """One MLflow run in experiment `autotier-shadow`; returns its id."""
-    import mlflow
-
-    from training.tracking import _artifact_location, setup, tracking_uri
-
-    uri = uri or tracking_uri()
-    client = setup(uri)
-    if client.get_experiment_by_name(EXPERIMENT) is None:
-        client.create_experiment(EXPERIMENT, artifact_location=_artifact_location(uri))
-    mlflow.set_experiment(EXPERIMENT)
-    o = report["overall"]
-    cand = report["candidate"]
-    with mlflow.start_run(run_name=f"shadow-{report['generated']}") as run:
-        mlflow.log_params({"candidate": str(cand["spec"])[:500], "tables": str(cand["tables"])[:500],
-                           "n": report["n"]})
-        metrics = {"changed_share": o["changed_share"], "cost_delta_usd": o["cost_delta_usd"],
-                   "success_delta": o["success_delta"], "champion_cost_usd": o["champion_cost_usd"],
-                   "candidate_cost_usd": o["candidate_cost_usd"],
-                   "champion_expected_success": o["champion_expected_success"],
-                   "candidate_expected_success": o["candidate_expected_success"]}
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
-        if cand.get("run_id"):
-            mlflow.set_tag("candidate_run_id", cand["run_id"])
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / (json_path.name if json_path else "shadow.json")
-            path.write_text(json.dumps(report, indent=2) + "\n")
-            mlflow.log_artifact(str(path))
-    return run.info.run_id
 
 
 def _sha256(path: Path) -> str:

@@ -25,7 +25,7 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
 
 
-def _artifact_location(uri: str) -> str | None:
+def artifact_location(uri: str) -> str | None:
     if uri.startswith("sqlite:///"):
         return (Path(uri[len("sqlite:///") :]).resolve().parent / "mlruns").as_uri()
     return None
@@ -43,7 +43,7 @@ def setup(uri: str | None = None) -> Any:
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     if client.get_experiment_by_name(EXPERIMENT) is None:
-        client.create_experiment(EXPERIMENT, artifact_location=_artifact_location(uri))
+        client.create_experiment(EXPERIMENT, artifact_location=artifact_location(uri))
     mlflow.set_experiment(EXPERIMENT)
     return client
 

@@ -62,10 +62,14 @@ def test_without_a_registered_champion_the_shipped_artefact_is_the_one_to_beat()
     assert champion_metrics(NoChampion(), rows, None) == (None, "no champion")
 
 
-def _shadow_report(success_champion, success_candidate, candidate="0123456789abcdef0123456789abcdef", n=50):
+def _shadow_report(success_champion, success_candidate, candidate="0123456789abcdef0123456789abcdef", n=50,
+                   by_champion=None):
+    overall = {"champion_expected_success": success_champion, "candidate_expected_success": success_candidate}
+    if by_champion is not None:
+        overall |= {"candidate_expected_success_by_champion": by_champion,
+                    "success_delta_by_champion": by_champion - success_champion}
     return {"candidate": {"spec": candidate, "classifier": f"runs:/{candidate}/classifier", "run_id": candidate},
-            "n": n, "overall": {"champion_expected_success": success_champion,
-                                "candidate_expected_success": success_candidate}}
+            "n": n, "overall": overall}
 
 
 RUN = "0123456789abcdef0123456789abcdef"
@@ -81,6 +85,9 @@ RUN = "0123456789abcdef0123456789abcdef"
         (_shadow_report(0.80, 0.78), RUN, False, "a drop of 0.0200 > 0.01"),
         (_shadow_report(0.80, 0.80), f"runs:/{RUN}/classifier", True, "shadow:"),  # named by its URI
         (_shadow_report(None, None, n=0), RUN, False, "no requests replayed"),
+        # The candidate's own table vouching for its picks does not count: the champion's evidence decides.
+        (_shadow_report(0.80, 0.90, by_champion=0.70), RUN, False, "a drop of 0.1000 > 0.01"),
+        (_shadow_report(0.80, 0.70, by_champion=0.80), RUN, True, "by the champion's evidence"),
     ],
 )
 def test_shadow_requirement(report, candidate, passes, says):

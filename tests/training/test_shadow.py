@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter
@@ -108,7 +109,40 @@ def test_a_candidate_identical_to_the_champion_changes_nothing(db):
     report = shadow(str(DEFAULT_ARTEFACT), None, db)
     o = report["overall"]
     assert o["n"] == len(PROMPTS) and o["changed"] == 0 and o["moves"] == []
-    assert o["cost_delta_usd"] == 0 and o["success_delta"] == 0
+    assert o["cost_delta_usd"] == 0 and o["success_delta"] == 0 and o["success_delta_by_champion"] == 0
+
+
+def test_a_table_inflating_a_cheap_model_is_judged_by_the_champions_evidence(db, tmp_path):
+    from router.tiers import EfficientTier
+    from training.promotion import shadow_verdict
+
+    config = load_config()
+    tier = next(t for t in config.tiers.tiers.values() if isinstance(t, EfficientTier))
+    cheap = min(tier.candidates, key=lambda m: config.catalog[m].cost_usd(1000, 1000))
+    tables = write_table(tmp_path / "inflated.json", lambda m, v: 0.99 if m == cheap else v)
+    report = shadow(None, tables, db)
+    o = report["overall"]
+    assert o["changed"] > 0 and all(m["to"] == cheap for m in o["moves"])
+    # By its own table the candidate looks better and cheaper; by the champion's it is worse.
+    assert o["cost_delta_usd"] < 0 and o["success_delta"] > 0
+    assert o["success_delta_by_champion"] < 0
+    assert o["candidate_expected_success_by_champion"] < o["candidate_expected_success"]
+    for group in [*report["per_tier"].values(), *report["per_route_key"].values()]:
+        assert group["success_delta_by_champion"] <= 0 < group["success_delta"]
+    verdict = shadow_verdict(report, str(tables), max_success_drop=0.01)
+    assert not verdict.promote and "by the champion's evidence" in verdict.reason
+
+
+def test_a_config_without_an_efficient_tier_leaves_out_the_tier_clause(db):
+    from router.tiers import EfficientTier
+    from training.shadow import _undecided_clause
+
+    assert _undecided_clause(0) == ""  # never `IN ()`, a syntax error in PostgreSQL
+    assert _undecided_clause(2) == " OR (u.decided_by IS NULL AND u.tier IN (?, ?))"
+    config = load_config()
+    tiers = {n: t for n, t in config.tiers.tiers.items() if not isinstance(t, EfficientTier)}
+    no_efficient = dataclasses.replace(config, tiers=config.tiers.model_copy(update={"tiers": tiers}))
+    assert len(logged_requests(db, no_efficient)) == len(PROMPTS)  # still those the efficient tier decided
 
 
 def test_requests_without_a_capture_replay_only_for_a_tables_candidate(tmp_path):
@@ -153,6 +187,7 @@ def test_cli_prints_writes_json_and_logs_to_mlflow(db, tmp_path, monkeypatch, ca
     assert run.data.params["candidate"] == str(tables) and run.data.params["n"] == str(len(PROMPTS))
     assert run.data.metrics["changed_share"] == pytest.approx(report["overall"]["changed_share"])
     assert run.data.metrics["cost_delta_usd"] > 0 and "success_delta" in run.data.metrics
+    assert "success_delta_by_champion" in run.data.metrics
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["shadow.json"]
 
 

@@ -130,12 +130,18 @@ async def run_eval(model: Model, cases: Sequence[Any], path: Path, upstream: Any
         text, tokens_in, tokens_out = _reply_text(result)
         return text, tokens_in, tokens_out, time.monotonic() - begun
 
-    def judge_call(prompt: str) -> str:
+    def judge_for(spent: list[float]) -> Callable[[str], str]:
+        """The judge for one case's grading thread; its costs go to `spent`, which the case's
+        coroutine adds to the summary once the thread is done (no shared state across threads)."""
         assert judge is not None
-        text, tokens_in, tokens_out, _ = asyncio.run_coroutine_threadsafe(
-            ask(judge, [{"role": "user", "content": prompt}]), loop).result()
-        summary.judge_cost_usd += judge.cost_usd(tokens_in, tokens_out) or 0.0
-        return text
+
+        def judge_call(prompt: str) -> str:
+            text, tokens_in, tokens_out, _ = asyncio.run_coroutine_threadsafe(
+                ask(judge, [{"role": "user", "content": prompt}]), loop).result()
+            spent.append(judge.cost_usd(tokens_in, tokens_out) or 0.0)
+            return text
+
+        return judge_call
 
     async def one(case: Any) -> None:
         async with gate:
@@ -147,12 +153,16 @@ async def run_eval(model: Model, cases: Sequence[Any], path: Path, upstream: Any
                 summary.errors.append(f"{case.id}: {type(exc).__name__}: {str(exc)[:200]}")
                 bar(1)
                 return
+            spent: list[float] = []
             try:
-                verdict = await asyncio.to_thread(grade, case, answer, judge_call if judge and case.judge else None)
+                judging = judge_for(spent) if judge and case.judge else None
+                verdict = await asyncio.to_thread(grade, case, answer, judging)
             except Exception as exc:  # noqa: BLE001 - e.g. the judge's call failed: retried on the next run
                 summary.errors.append(f"{case.id}: grading failed: {type(exc).__name__}: {str(exc)[:200]}")
                 bar(1)
                 return
+            finally:
+                summary.judge_cost_usd += sum(spent)
             cost = model.cost_usd(tokens_in, tokens_out)
             summary.graded += 1
             summary.tokens_in += tokens_in
