@@ -32,18 +32,22 @@ DAY_S = 86_400.0
 # Names that hold a secret (`db_password`, `client_secret`, `apiKey`, `SecretAccessKey`,
 # `_authToken`, `private_key_id`), then `=` or `:` (with a type too: `password: str = ...`),
 # then the value, quoted (spaces allowed) or bare (`(` after it: a call, not a value).
-_NAME = (r"""(?<![\w\-.])[\w\-.]*?(?:key|token|secret|passphrase|password|passwd|pwd|auth\w*|credential\w*)"""
+# Every repeat that can backtrack is bounded (a prefix of 128 characters, 32 after `auth` /
+# `credential`, 64 spaces): unbounded, `"auth" * 2000` took 0.8 s, quadratic, holding the GIL.
+_NAME = (r"""(?<![\w\-.])[\w\-.]{0,128}?"""
+         r"""(?:key|token|secret|passphrase|password|passwd|pwd|auth\w{0,32}|credential\w{0,32})"""
          r"""(?:[_\-]?id)?["']?""")
-_ASSIGN = r"""(?:[ \t]*:[ \t]*[A-Za-z_][\w\[\]., |]{0,40}?[ \t]*=(?!=)|[ \t]*[:=](?!=))[ \t]*"""
+_ASSIGN = (r"""(?:[ \t]{0,64}:[ \t]{0,64}[A-Za-z_][\w\[\]., |]{0,40}?[ \t]{0,64}=(?!=)|[ \t]{0,64}[:=](?!=))"""
+           r"""[ \t]{0,64}""")
 _NAMED = re.compile(rf"""(?i)({_NAME}{_ASSIGN})(?:(["'])(.*?)\2|([^\s"',;()\[\]{{}}<>`]+)(\()?)""")
-_TYPE_TAIL = re.compile(r"\s*:\s*[A-Za-z_][\w\[\]., |]*$")
+_TYPE_TAIL = re.compile(r"[ \t]{0,64}:[ \t]{0,64}[A-Za-z_][\w\[\]., |]{0,40}$")  # _ASSIGN's `: type`
 # Names whose value is redacted whatever it looks like; the others' only when it looks like a key.
 _PASSWORD_NAME = re.compile(r"(?i)(?:passphrase|password|passwd|pwd|secret)(?:[_\-]?id)?[\"']?$")
 # Bare values after a password name that are code, not a secret: `password: str`, `pwd=None`.
 _CODE_VALUES = frozenset(("str", "string", "bytes", "int", "bool", "any", "none", "null", "nil", "true", "false",
                           "undefined", "optional", "secretstr", "number", "object", "unknown", "required"))
 _KEY_CHARS = re.compile(r"[A-Za-z0-9+/=_\-.~]{16,}")
-_KEY_VALUE = r"[A-Za-z0-9_\-]"
+_KEY_MARK = re.compile(r"[0-9A-Z]")
 _CARD = re.compile(r"(?<![\w\-])[2-6]\d{3}(?:\d{9,15}|(?:[ \-]\d{2,6}){2,4})(?![\w\-])")
 _CARD_GROUPS = re.compile(r"([ \-])")
 _HIGH_ENTROPY = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/=_\-])")
@@ -83,6 +87,24 @@ def _named(match: re.Match[str]) -> str:
             "." in bare or lowered in _CODE_VALUES or lowered == name.rsplit(".", 1)[-1].lower()):
         return match.group()
     return f"{lead}[REDACTED_SECRET]"
+
+
+def _prefixed_key(match: re.Match[str]) -> str:
+    """`sk-...` / `at-...` with a digit or capital after the prefix ("at-least-one-of-these"
+    stays). Checked here, not by a lookahead: one scan per run, not one per `sk-` in it."""
+    return "[REDACTED_KEY]" if _KEY_MARK.search(match.group(), 3) else match.group()
+
+
+def _jwt(match: re.Match[str]) -> str:
+    """A JWT has three segments; a run with fewer is kept (and skipped whole, so that a run of
+    `eyJ-eyJ-...` is read once, not once per `eyJ`)."""
+    return "[REDACTED_TOKEN]" if match.group(1) is not None else match.group()
+
+
+def _pem_body(match: re.Match[str]) -> str:
+    """Base64 lines up to a private key's END line; lines not followed by one are kept (and
+    skipped whole: each line is read once, not once per line above it)."""
+    return "[REDACTED_PRIVATE_KEY]" if match.group(1) is not None else match.group()
 
 
 def _luhn(digits: str) -> bool:
@@ -127,30 +149,32 @@ def _high_entropy(match: re.Match[str]) -> str:
     return "[REDACTED_SECRET]" if _looks_random(token) else token
 
 
-_PEM_END = r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+_PEM_END = r"-----END [A-Z0-9 ]{0,64}PRIVATE KEY(?: BLOCK)?-----"
 # Built-in redactions, in order: each (needle, pattern, placeholder); the pattern runs only
 # on a text that holds the needle (None: always); the placeholder is a string or a function
 # of the match. Whole blocks first, so that a private key's body is not half-redacted by the
-# narrower patterns after it; the high-entropy fallback last.
+# narrower patterns after it; the high-entropy fallback last. No pattern may take more than
+# linear time (tests/gateway/test_capture.py, inputs built to backtrack): a repeat that can
+# backtrack is bounded, or its pattern always matches the whole run and a function decides.
 REDACTIONS: tuple[tuple[str | None, re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
-    ("-----BEGIN", re.compile(rf"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:{_PEM_END}|\Z)", re.S),
+    ("-----BEGIN", re.compile(rf"-----BEGIN [A-Z0-9 ]{{0,64}}PRIVATE KEY(?: BLOCK)?-----.*?(?:{_PEM_END}|\Z)", re.S),
      "[REDACTED_PRIVATE_KEY]"),
     # A key's body whose BEGIN line was cut off (a partial paste, parse_request's head-and-tail cut).
-    ("-----END", re.compile(rf"(?m)(?:^[A-Za-z0-9+/]{{16,}}={{0,2}}[ \t]*\r?\n)+{_PEM_END}"), "[REDACTED_PRIVATE_KEY]"),
+    ("-----END", re.compile(rf"(?m)(?:^[A-Za-z0-9+/]{{16,}}={{0,2}}[ \t]{{0,64}}\r?\n)+({_PEM_END})?"), _pem_body),
     # Credentials in a URL (any scheme and host: `redis://:pw@cache`) and on a command line.
     ("://", re.compile(r"(?i)(?<![\w+.\-])([a-z][a-z0-9+.\-]{0,31}://[^\s:/@\"'<>]*):[^\s/\"'<>]+@"),
      r"\1:[REDACTED_SECRET]@"),
     ("-u", re.compile(r"""(?<!\S)(-u|--user)(\s+|=)(["']?)([^\s:"']+):[^\s"']+"""), r"\1\2\3\4:[REDACTED_SECRET]"),
     ("hooks.slack.com", re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_\-]+"),
      "[REDACTED_KEY]"),
-    (None, re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}"), "[REDACTED_TOKEN]"),
+    (None, re.compile(r"\beyJ[A-Za-z0-9_\-]{4,}(?:\.[A-Za-z0-9_\-]{4,}(\.[A-Za-z0-9_\-]{4,})?)?"), _jwt),
     (None, re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:basic|digest|token|api-?key)\s+)"
                       r"[A-Za-z0-9+/=._~\-]{6,}"), r"\1[REDACTED_TOKEN]"),
-    (None, re.compile(r"\b(Basic\s+)(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{12,}={0,2}"), r"\1[REDACTED_TOKEN]"),
+    (None, re.compile(r"\b(Basic\s+)(?=[A-Za-z]*[0-9+/=])[A-Za-z0-9+/]{12,}={0,2}"), r"\1[REDACTED_TOKEN]"),
     (None, re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/\-]{8,}=*"), r"\1[REDACTED_TOKEN]"),
     # Provider and platform keys by their prefixes; sk-/at- need a digit or capital so that
     # words such as "at-least-one-of-these" stay.
-    (None, re.compile(rf"\b(?:sk|at)-(?={_KEY_VALUE}*[0-9A-Z]){_KEY_VALUE}{{20,}}"), "[REDACTED_KEY]"),
+    (None, re.compile(r"\b(?:sk|at)-[A-Za-z0-9_\-]{20,}"), _prefixed_key),
     (None, re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "[REDACTED_KEY]"),
     (None, re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"), "[REDACTED_KEY]"),
     (None, re.compile(r"\b(?:xox[a-z]|xapp)-[A-Za-z0-9\-]{10,}"), "[REDACTED_KEY]"),
@@ -188,12 +212,33 @@ _TOOL_MARK = re.compile(
 # What the user typed inside those messages: the task (`<task>`, at the start), feedback on
 # a denied or finished step (`<feedback>`, after the client's line about feedback), the
 # answer to the agent's question (`<answer>`, right after its Result header) and new
-# instructions on resuming (`<user_message>`).
-_USER_BLOCKS = re.compile(
-    r"(?s)\A\s*<task>\n?(?P<task>.*?)</task>"
-    r"|(?i:feedback[^\n]*)\n<feedback>\n?(?P<feedback>.*?)</feedback>"
-    r"|(?i:\] Result:)\s*<answer>\n?(?P<answer>.*?)</answer>"
-    r"|(?i:instructions[^\n]*)\n<user_message>\n?(?P<user_message>.*?)</user_message>")
+# instructions on resuming (`<user_message>`). The opening tags only: `_user_blocks` finds
+# each one's closing tag.
+_USER_OPEN = re.compile(
+    r"\A\s*<(task)>\n?"
+    r"|(?i:feedback[^\n]{0,256})\n<(feedback)>\n?"
+    r"|(?i:\] Result:)\s*<(answer)>\n?"
+    r"|(?i:instructions[^\n]{0,256})\n<(user_message)>\n?")
+
+
+def _user_blocks(text: str) -> list[str]:
+    """The contents of the typed blocks, in order: from each opening tag to the first closing
+    tag after it. An opening with no closing tag after it is skipped, and so are the later
+    openings of that tag without another search (a lazy `.*?</feedback>` read the rest of
+    the text once per opening: `"feedback\\n<feedback>\\n" * 400` took 30 ms)."""
+    parts: list[str] = []
+    unclosed: set[str] = set()
+    pos = 0
+    while (opening := _USER_OPEN.search(text, pos)) is not None:
+        tag = opening.group(opening.lastindex or 0)
+        end = -1 if tag in unclosed else text.find(f"</{tag}>", opening.end())
+        if end < 0:
+            unclosed.add(tag)
+            pos = opening.start() + 1
+            continue
+        parts.append(text[opening.end():end])
+        pos = end + len(tag) + 3
+    return parts
 
 
 def user_part(text: str) -> str | None:
@@ -204,7 +249,7 @@ def user_part(text: str) -> str | None:
     first = _TOOL_MARK.search(text)
     if first is None:
         return text
-    parts = [next(v for v in m.groupdict().values() if v is not None) for m in _USER_BLOCKS.finditer(text)]
+    parts = _user_blocks(text)
     if not parts:
         parts = [text[: first.start()]]
     kept = []

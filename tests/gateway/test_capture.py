@@ -247,11 +247,33 @@ def test_redaction_ends_on_inputs_built_to_backtrack():
     call is measured by benchmarks/feedback_cost.py, not asserted here)."""
     mixed = (PYTHON_FILE + STACK_TRACE + GIT_LOG + JSON_CONFIG + "".join(t for t, _, _ in SECRETS)) * 4
     texts = [mixed[:8000], "Ab1+/" * 1600, ("a." * 4000), ("4444 " * 1600), "4" * 8000, ("password: " * 800),
-             ("-u a:b " * 1200)[:8000], ("http://a:" * 900)[:8000], ("feedback\n<feedback>\n" * 400)[:8000]]
+             ("-u a:b " * 1200)[:8000], ("http://a:" * 900)[:8000], ("feedback\n<feedback>\n" * 400)[:8000],
+             # quadratic before: 0.8 s, 0.3 s, 0.5 s (a secret-sounding name's prefix and `auth...` tail)
+             "auth" * 2000, "credential" * 800, "a_auth_" * 1143, "token" * 1600, "secret_" * 1143,
+             # 120 ms each (the lookahead for a digit or capital), 15 ms (JWT segments), 14 ms (key body lines)
+             "sk-" * 2667, "at-" * 2667, "eyJ-" * 2000, ("A" * 16 + "\n") * 470 + "-----END",
+             # user_part: 30 ms (`<feedback>` openings with no closing tag), 5 ms (long lines of them)
+             ("feedback\n<feedback>\n" * 400)[:7986] + "<file_content>", "feedback" * 998 + "<file_content>",
+             "instructions" * 665 + "<file_content>"]
     for text in texts:
         assert "[REDACTED" in redact(text) or text[:10] in redact(text)
         user_part(text)
 
+
+
+def test_a_run_that_is_not_a_secret_is_skipped_whole_and_what_follows_is_still_read():
+    """The patterns that match a whole run and let a function decide (linear time) keep the
+    earlier patterns' results: only a run that is a secret goes."""
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    assert redact(f"eyJ-eyJ-eyJa.bbbb then {jwt}") == "eyJ-eyJ-eyJa.bbbb then [REDACTED_TOKEN]"
+    assert redact("sk-only-lowercase-words-here-a and sk-sk-sk-abcdefghijklmnopqrsT") == (
+        "sk-only-lowercase-words-here-a and [REDACTED_KEY]")
+    body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----"
+    lines = "abcdefghijklmnopqrstuvwxyz\nabcdefghijklmnopqrstuvwxyz\n"
+    assert redact(f"{lines}\n{body}") == f"{lines}\n[REDACTED_PRIVATE_KEY]"
+    task = "<task>\nfix it\n</task>\n[read_file for 'a'] Result:\n"
+    assert user_part(f"{task}{_DENIED}\n<feedback>\nno closing tag\n{_DENIED}\n<feedback>\nnor here") == "fix it"
+    assert user_part(f"{task}{_DENIED}\n<feedback>\nuse the docker db\n</feedback>") == "fix it\nuse the docker db"
 
 _DENIED = "The user denied this operation and provided the following feedback:"
 _COMPLETION = ("The user has provided feedback on the results. Consider their input to continue the task, and then"
@@ -404,20 +426,23 @@ def test_a_tool_result_sent_as_the_users_message_is_not_captured(capturing):
 
 def test_context_hook_and_expiry(mock_upstream_process, tmp_path):
     flags = ("--capture-rate", "1", "--capture-context", "--capture-redact", "builtins:str.upper",
-             "--capture-retention-days", "0.00002")  # about 1.7 s
+             "--capture-retention-days", "1")
     with start_gateway(mock_upstream_process, tmp_path, *flags) as handle:
         r = handle.post("/v1/chat/completions", _kilo("now add tests", "chat_mid"))
         assert r.status_code == 200, r.text
         [capture] = _captures(handle)
         assert capture["text"] == "NOW ADD TESTS"
         assert capture["context"] == '"ADD RETRY WITH EXPONENTIAL BACKOFF TO UPSTREAMCLIENT.FETCH"'
-    time.sleep(2.0)
-    assert _captures(handle) == []  # expired rows are no longer read
+        assert capture["expires"] - capture["time"] == pytest.approx(86400)
     ledger = Ledger(handle.db)
     try:
         def stored() -> int:
             return ledger.run(lambda tx: tx.execute("SELECT COUNT(*) FROM captures").fetchone()[0])
 
+        # Expire it by hand (no retention short enough to outlast a start and a request but
+        # not a sleep: that raced on a loaded machine).
+        ledger.run(lambda tx: tx.execute("UPDATE captures SET expires = ?", (time.time() - 1,)))
+        assert _captures(handle) == []  # expired rows are no longer read
         assert stored() == 1
         with start_gateway(mock_upstream_process, tmp_path, *flags):  # the sweeper deletes them at start-up
             wait_for(lambda: stored() == 0, timeout_s=10)
