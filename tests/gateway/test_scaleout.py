@@ -221,13 +221,14 @@ def test_a_cooldown_in_one_process_is_seen_by_the_others(cluster, mock_upstream)
     mock_upstream.patch(**{model: {"fail_next": 1, "fail_next_status": 429, "retry_after_s": 120}})
     first = cluster[0].post("/v1/chat/completions", {**CHAT, "model": model}, headers=auth)
     assert first.status_code == 503 and first.json()["error"]["code"] == "upstream_unavailable"
-    deadline = time.monotonic() + 10
-    while True:  # /v1/route never calls the provider: poll until process 2 has the cooldown
-        explained = cluster[1].post("/v1/route", {**CHAT, "model": model}, headers=auth)
-        if explained.status_code == 503 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert explained.json()["error"]["code"] == "model_cooling_down"
+    for other in cluster[1:]:  # each process re-reads shared cooldowns on its own refresh cycle
+        deadline = time.monotonic() + 10
+        while True:  # /v1/route never calls the provider: poll until this process has the cooldown
+            explained = other.post("/v1/route", {**CHAT, "model": model}, headers=auth)
+            if explained.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert explained.json()["error"]["code"] == "model_cooling_down"
     third = cluster[2].post("/v1/chat/completions", {**CHAT, "model": model}, headers=auth)
     assert third.status_code == 503 and third.json()["error"]["code"] == "model_cooling_down"
     assert 100 <= int(third.headers["retry-after"]) <= 120
