@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,23 +33,14 @@ from pathlib import Path
 from router.contract import ApiKind
 from router.gateway import feedback
 from router.gateway.accounts import UsageRow
-from router.gateway.handlers import Gateway, Trace
-from router.gateway.live_state import live_state_for
-from router.gateway.metrics import GatewayMetrics
-from router.gateway.reload import ConfigHolder
-from router.gateway.settings import GatewaySettings
+from router.gateway.handlers import Trace
 from training.shapes import wrap
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.offline_gateway import offline_gateway  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "feedback_cost.json"
 PROMPT = "Now add retry with exponential backoff to the upstream client and cover it with a test."
-
-
-def _gateway(path: Path, capture_rate: float) -> Gateway:
-    from router.gateway.accounts import Ledger
-
-    settings = dataclasses.replace(GatewaySettings(), db_path=path, capture_rate=capture_rate)
-    return Gateway(settings, ConfigHolder(settings.data_dir), Ledger(path), live_state_for(None, None),
-                   GatewayMetrics())
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -65,7 +57,8 @@ def measure(n: int) -> dict[str, object]:
     body = wrap(PROMPT, "chat_mid", mode="code")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        plain, off, on = (_gateway(folder / f"{name}.db", rate) for name, rate in (("a", 0.0), ("b", 0.0), ("c", 1.0)))
+        plain, off, on = (offline_gateway(folder / f"{name}.db", capture_rate=rate)
+                          for name, rate in (("a", 0.0), ("b", 0.0), ("c", 1.0)))
         account, _ = plain.ledger.create_account(1e9)
         times: dict[str, list[float]] = {"A_record_only": [], "B_write_row_capture_off": [],
                                          "C_write_row_capture_on": []}

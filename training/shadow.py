@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import re
 import sys
@@ -41,6 +40,7 @@ from router.core import RouterState, route
 from router.errors import AutotierError
 from router.strategies import score_candidates
 from router.tiers import EfficientTier
+from training.accuracy_tables import sha256_of
 from training.from_ledger import capture_request
 from training.shadow_report import EXPERIMENT, format_report, log_report
 
@@ -282,10 +282,6 @@ def build_report(replays: list[Replay], skipped: Counter[str], meta: dict[str, A
     }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def shadow(candidate: str | None, tables: Path | None, db: str, since_days: float | None = None,
            limit: int | None = None, data_dir: Path | None = None) -> dict[str, Any]:
     """The shadow report (see the module docstring); raises ShadowError."""
@@ -322,7 +318,7 @@ def shadow(candidate: str | None, tables: Path | None, db: str, since_days: floa
                       "classifier": location or "shipped", "run_id": run_id,
                       "dataset_sha256": getattr(candidate_clf, "manifest", {}).get("dataset_sha256"),
                       "tables": str(tables) if tables else "shipped",
-                      "tables_sha256": _sha256(Path(tables)) if tables else None},
+                      "tables_sha256": sha256_of(Path(tables)) if tables else None},
         "champion": {"classifier": "shipped", "tables": [str(data / t) for t in shipped_tables]},
         "ledger": _shown_db(db), "since_days": since_days, "limit": limit,
     }

@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -118,37 +118,28 @@ async def _sweep(gateway: Gateway) -> None:
 async def sweep_once(gateway: Gateway) -> None:
     """Clear request hashes past the retry window, renew the holds of this process's running
     requests, give back holds left by processes that died mid-request (docs/security.md),
-    and delete expired request captures."""
-    ttl = gateway.settings.hold_ttl_s
-    until = time.time() - gateway.settings.retry_window_s
-    try:
-        await asyncio.to_thread(gateway.ledger.forget_request_hashes, gateway.hashes_forgotten_until, until)
-        gateway.hashes_forgotten_until = until
-    except Exception:  # noqa: BLE001 - retried next round
-        log.exception("could not clear old request hashes")
+    and delete expired request captures. A step that fails is logged and retried next round."""
+    settings, ledger = gateway.settings, gateway.ledger
+    await _logged("clear old request hashes", ledger.forget_request_hashes, time.time() - settings.retry_window_s)
     now = time.time()
     for hold_id, taken in list(gateway.live_holds.items()):
-        if now - taken > gateway.settings.max_request_s:
+        if now - taken > settings.max_request_s:
             del gateway.live_holds[hold_id]  # no longer renewed: released once stale
+    await _logged("renew the holds of running requests", ledger.renew_holds, set(gateway.live_holds))
+    if released := await _logged("release stale holds", ledger.release_stale_holds, settings.hold_ttl_s):
+        log.warning("released %d hold(s) older than %gs (a gateway process died mid-request?)",
+                    released, settings.hold_ttl_s)
+    if deleted := await _logged("delete expired captures", capture.delete_expired, ledger):
+        log.info("deleted %d expired request capture(s)", deleted)
+
+
+async def _logged(what: str, fn: Callable[..., int], *args: Any) -> int | None:
+    """`fn(*args)` on a worker thread; None (logged) if it raised."""
     try:
-        await asyncio.to_thread(gateway.ledger.renew_holds, set(gateway.live_holds))
-    except Exception:  # noqa: BLE001 - retried next round, well before a hold's lifetime ends
-        log.exception("could not renew the holds of running requests")
-    try:
-        released = await asyncio.to_thread(gateway.ledger.release_stale_holds, ttl)
-    except Exception:  # noqa: BLE001 - retried next round; the ledger logs its own failures
-        log.exception("could not release stale holds")
-    else:
-        if released:
-            log.warning("released %d hold(s) older than %gs (a gateway process died mid-request?)",
-                        released, ttl)
-    try:
-        deleted = await asyncio.to_thread(capture.delete_expired, gateway.ledger)
-    except Exception:  # noqa: BLE001 - retried next round
-        log.exception("could not delete expired captures")
-    else:
-        if deleted:
-            log.info("deleted %d expired request capture(s)", deleted)
+        return await asyncio.to_thread(fn, *args)
+    except Exception:  # noqa: BLE001 - the sweep goes on; the next round retries
+        log.exception("could not %s", what)
+        return None
 
 
 def _add_proxy_routes(app: FastAPI, gateway: Gateway) -> None:

@@ -121,8 +121,6 @@ class Gateway:
         # (app.py) so that a stream outliving the hold lifetime keeps its hold, up to
         # `settings.max_request_s`.
         self.live_holds: dict[int, float] = {}
-        # Usage rows before this time have had their request hashes cleared (app.sweep_once).
-        self.hashes_forgotten_until = 0.0
 
     async def classify(self, body: dict[str, Any], mode: str | None) -> Any:
         loop = asyncio.get_running_loop()
