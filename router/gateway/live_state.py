@@ -243,8 +243,12 @@ class RedisState(SharedCooldowns):
         self._hit = self._client.register_script(_HIT)
         self._cool = self._client.register_script(_COOL_DOWN)
         try:
-            await self._client.ping()
-            await self._refresh()
+            async with asyncio.timeout(self._deadline_s):
+                await self._client.ping()
+                # Loaded once here, so a first burst of requests does not all miss EVALSHA.
+                for script in (self._hit, self._cool):
+                    await self._client.script_load(script.script)
+                await self._refresh()
         except Exception as exc:  # noqa: BLE001 - any failure here means "cannot use Redis"
             client, self._client = self._client, None
             await client.aclose()
@@ -261,7 +265,14 @@ class RedisState(SharedCooldowns):
             await asyncio.wait(self._pending, timeout=self.timeout_s * 2)
         if self._client is not None:
             client, self._client = self._client, None
-            await client.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), self._deadline_s)
+
+    @property
+    def _deadline_s(self) -> float:
+        """The most one Redis operation may take, retries included: socket timeouts bound
+        each read, this bounds the whole (a stuck pool or a lost reply never hangs a request)."""
+        return self.timeout_s * 4
 
     def health(self) -> str:
         return "redis-degraded" if self._degraded else "redis"
@@ -321,8 +332,9 @@ class RedisState(SharedCooldowns):
         if time.monotonic() < self._down_until:
             return _DOWN
         try:
-            result = await fn(*args, **kwargs)
-        except (redis.exceptions.RedisError, OSError) as exc:
+            async with asyncio.timeout(self._deadline_s):
+                result = await fn(*args, **kwargs)
+        except (redis.exceptions.RedisError, OSError) as exc:  # TimeoutError is an OSError
             self._down_until = time.monotonic() + self.retry_s
             if not self._degraded:
                 log.warning("Redis at %s failed (%s: %s): using in-process state; retrying every %gs",
