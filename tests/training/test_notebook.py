@@ -7,6 +7,7 @@ import pytest
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "classifier.ipynb"
 
 
+@pytest.mark.slow  # about 1-3 minutes: the kernel trains on a subset
 def test_notebook_executes(data_root, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
