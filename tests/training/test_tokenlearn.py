@@ -40,8 +40,8 @@ def test_training_moves_the_table_towards_the_teacher_on_held_out_texts():
     table, record = train_table(start, ids, targets, epochs=6, lr=0.05, batch_size=64, log=lambda m: None)
     cosine = record["held_out_cosine"]
     assert table.shape == start.shape
-    assert cosine["trained"] > cosine["rotated"] >= cosine["base"] - 1e-6
-    assert cosine["trained"] > 0.9 > cosine["base"]
+    assert cosine["trained"] > cosine["rotated"]
+    assert cosine["trained"] > 0.9 > float((student_vectors(start, ids) * targets).sum(1).mean())
     assert record["best_epoch"] >= 1
 
 
