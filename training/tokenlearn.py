@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from classifier.artefact import DEFAULT_ARTEFACT, EMBEDDER_DIR
 from training.distill import (
     package_versions,
     record_fidelity,
@@ -52,7 +53,7 @@ from training.distill import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_BASE = REPO_ROOT / "classifier" / "artefacts" / "default" / "embedder"
+DEFAULT_BASE = DEFAULT_ARTEFACT / EMBEDDER_DIR
 CACHE = REPO_ROOT / ".cache" / "tokenlearn"
 
 
