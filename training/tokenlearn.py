@@ -28,7 +28,6 @@ the teacher's vectors are cached under `.cache/tokenlearn/`. Then train heads on
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import shutil
@@ -95,16 +94,19 @@ def corpus_texts(data_root: Path | None = None, *, mmlu_rows: int = 3000,
 
     root = Path(data_root) if data_root else default_data_root()
     dataset = dataset or labelled_dataset(root)
-    val_keys = {e.key for e in dataset.val}
-    val_texts = {text_key(e.request) for e in dataset.val}
     featuriser = Featuriser()
+    val_keys = {e.key for e in dataset.val}
+    val_requests = {text_key(e.request) for e in dataset.val}
+    # Every text a validation row is embedded from: a validation prompt can also be another
+    # row's first task (a CodeChat second turn) or a question another data set repeats.
+    val_texts = {t for e in dataset.val for t in featuriser.texts(parse_request(e.request))}
     requests: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
     for source in sorted(LOADERS):
         kept = 0
         for row in load_source(source, root).values():
             request = request_of(row)
-            if f"{source}:{row.row_id}" in val_keys or text_key(request) in val_texts:
+            if f"{source}:{row.row_id}" in val_keys or text_key(request) in val_requests:
                 continue
             requests.append(request)
             kept += 1
@@ -114,25 +116,34 @@ def corpus_texts(data_root: Path | None = None, *, mmlu_rows: int = 3000,
     counts["synthetic"] = len(synthetic)
     texts: list[str] = []
     for request in requests:
-        texts += [t for t in featuriser.texts(parse_request(request)) if t.strip()]
+        texts += featuriser.texts(parse_request(request))
     extra = _extra_questions(root, mmlu_rows)
     counts["routerarena+gsm8k+mmlu"] = len(extra)
     texts += [t[: featuriser.max_chars] for t in extra]
     distinct = list(dict.fromkeys(t for t in texts if t.strip()))
-    return distinct, {"requests_per_source": counts, "texts": len(distinct),
-                      "validation_rows_left_out": len(val_keys), "dataset_sha256": dataset.sha256}
+    kept_texts = [t for t in distinct if t not in val_texts]
+    return kept_texts, {"requests_per_source": counts, "texts": len(kept_texts),
+                        "validation_rows_left_out": len(val_keys),
+                        "texts_dropped_as_validation_text": len(distinct) - len(kept_texts),
+                        "dataset_sha256": dataset.sha256}
 
 
 def cached_teacher(texts: Sequence[str]) -> np.ndarray:
-    """Teacher vectors for `texts`, from `.cache/tokenlearn/` when this exact list was done."""
-    digest = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()[:16]
-    path = CACHE / f"teacher-{digest}.npy"
-    if path.is_file():
-        return np.load(path)
-    vectors = np.asarray(teacher_embeddings(texts), dtype=np.float32)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
+    """Teacher vectors for `texts`; each distinct text is embedded once and kept in
+    `.cache/tokenlearn/teacher.npy` (rows) + `teacher_texts.json` (their texts)."""
+    vectors_path, texts_path = CACHE / "teacher.npy", CACHE / "teacher_texts.json"
+    known: list[str] = json.loads(texts_path.read_text(encoding="utf-8")) if texts_path.is_file() else []
+    vectors = np.load(vectors_path) if known else np.zeros((0, 384), dtype=np.float32)
+    index = {t: i for i, t in enumerate(known)}
+    missing = [t for t in dict.fromkeys(texts) if t not in index]
+    if missing:
+        vectors = np.vstack([vectors, np.asarray(teacher_embeddings(missing), dtype=np.float32)])
+        known += missing
+        CACHE.mkdir(parents=True, exist_ok=True)
+        np.save(vectors_path, vectors)
+        texts_path.write_text(json.dumps(known), encoding="utf-8")
+        index = {t: i for i, t in enumerate(known)}
+    return vectors[[index[t] for t in texts]]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -282,6 +293,7 @@ def tokenlearn(out_dir: Path, base: Path = DEFAULT_BASE, *, data_root: Path | No
     manifest.pop("fidelity", None)
     manifest.update(
         name=f"{manifest['name'].split('+')[0]}+tokenlearn" + ("-supervised" if supervised > 0 else ""),
+        dim=dims,
         source=source_description(),
         files={"tokenizer": "tokenizer.json", "vectors": "embeddings.npy"},
         sha256={f: sha256(out / f) for f in ("tokenizer.json", "embeddings.npy")},

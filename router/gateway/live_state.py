@@ -235,11 +235,14 @@ class RedisState(SharedCooldowns):
         import redis.asyncio
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
+        from redis.exceptions import ConnectionError as RedisConnectionError
 
-        # One immediate retry covers a pooled connection that Redis closed (e.g. a restart).
+        # One immediate retry covers a pooled connection that Redis closed (e.g. a restart);
+        # not a timeout, after which the script may have run and a retry would count twice.
         self._client = redis.asyncio.Redis.from_url(
             self.url, decode_responses=True, socket_timeout=self.timeout_s,
-            socket_connect_timeout=self.timeout_s, retry=Retry(NoBackoff(), 1))
+            socket_connect_timeout=self.timeout_s,
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
         self._hit = self._client.register_script(_HIT)
         self._cool = self._client.register_script(_COOL_DOWN)
         try:
@@ -249,11 +252,15 @@ class RedisState(SharedCooldowns):
                 for script in (self._hit, self._cool):
                     await self._client.script_load(script.script)
                 await self._refresh()
-        except Exception as exc:  # noqa: BLE001 - any failure here means "cannot use Redis"
+        except BaseException as exc:  # any failure (or cancellation) here means "cannot use Redis"
             client, self._client = self._client, None
-            await client.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), self._deadline_s)
+            if not isinstance(exc, Exception):
+                raise
             raise LiveStateUnavailable(
-                f"cannot reach Redis at {redacted(self.url)} (AUTOTIER_REDIS_URL / --redis-url): {exc}") from None
+                f"cannot reach Redis at {redacted(self.url)} (AUTOTIER_REDIS_URL / --redis-url): "
+                f"{self._describe(exc)}") from None
         self._refresher = asyncio.create_task(self._refresh_forever())
 
     async def close(self) -> None:
@@ -262,7 +269,9 @@ class RedisState(SharedCooldowns):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
         if self._pending:
-            await asyncio.wait(self._pending, timeout=self.timeout_s * 2)
+            _, late = await asyncio.wait(self._pending, timeout=self._deadline_s)
+            for task in late:  # cannot happen while each call is bounded; never outlive the client
+                task.cancel()
         if self._client is not None:
             client, self._client = self._client, None
             with contextlib.suppress(Exception):
@@ -273,6 +282,11 @@ class RedisState(SharedCooldowns):
         """The most one Redis operation may take, retries included: socket timeouts bound
         each read, this bounds the whole (a stuck pool or a lost reply never hangs a request)."""
         return self.timeout_s * 4
+
+    def _describe(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError) and not str(exc):
+            return f"no reply within {self._deadline_s:g}s"
+        return f"{type(exc).__name__}: {exc}"
 
     def health(self) -> str:
         return "redis-degraded" if self._degraded else "redis"
@@ -337,8 +351,8 @@ class RedisState(SharedCooldowns):
         except (redis.exceptions.RedisError, OSError) as exc:  # TimeoutError is an OSError
             self._down_until = time.monotonic() + self.retry_s
             if not self._degraded:
-                log.warning("Redis at %s failed (%s: %s): using in-process state; retrying every %gs",
-                            redacted(self.url), type(exc).__name__, exc, self.retry_s)
+                log.warning("Redis at %s failed (%s): using in-process state; retrying every %gs",
+                            redacted(self.url), self._describe(exc), self.retry_s)
             self._degraded = True
             return _DOWN
         if self._degraded:

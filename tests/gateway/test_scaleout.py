@@ -45,7 +45,9 @@ def test_one_rate_limit_is_exact_across_states_sharing_redis(fresh_redis):
             await state.start()
         try:
             now = time.time()
-            return await asyncio.gather(*(states[i % 3].hit("ip", 7, 3600, now) for i in range(40)))
+            waits = await asyncio.gather(*(states[i % 3].hit("ip", 7, 3600, now) for i in range(40)))
+            assert [s.health() for s in states] == ["redis"] * 3  # a timeout would fall back, not miscount
+            return waits
         finally:
             for state in states:
                 await state.close()
