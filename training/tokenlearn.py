@@ -16,7 +16,7 @@ sentence vector. Serving is unchanged (same tokenizer, same table shape, a plain
   left out, by key and by text, so that no validation prompt shapes the embedder.
 - Targets: the teacher's vectors projected by PCA to the table's width (fitted on the
   corpus), so the student's space is the teacher's main subspace.
-- Student: the current table, first rotated onto the targets by least squares, then
+- Student: the current table, first mapped onto the targets by a least-squares linear map, then
   trained with Adam on 1 - cosine(mean of token rows, target); 5% of texts held out pick
   the epoch. Token rows the corpus never shows keep their (rotated) values.
 
@@ -299,7 +299,7 @@ def tokenlearn(out_dir: Path, base: Path = DEFAULT_BASE, *, data_root: Path | No
         sha256={f: sha256(out / f) for f in ("tokenizer.json", "embeddings.npy")},
         tokenlearn={
             "method": "Tokenlearn-style: token rows trained so the normalised mean matches the teacher's "
-                      f"sentence vector (PCA to {dims}), cosine loss, Adam; base table rotated first",
+                      f"sentence vector (PCA to {dims}), cosine loss, Adam; base table mapped first (least squares)",
             "base": {"name": embedder.name, "sha256": embedder.manifest.get("sha256", {})},
             "teacher": "sentence-transformers/all-MiniLM-L6-v2 (sentence-transformers, 256 tokens)",
             "pca_explained_variance_ratio": round(float(pca.explained_variance_ratio_.sum()), 4),
