@@ -18,7 +18,7 @@ sentence vector. Serving is unchanged (same tokenizer, same table shape, a plain
   corpus), so the student's space is the teacher's main subspace.
 - Student: the current table, first mapped onto the targets by a least-squares linear map, then
   trained with Adam on 1 - cosine(mean of token rows, target); 5% of texts held out pick
-  the epoch. Token rows the corpus never shows keep their (rotated) values.
+  the epoch. Token rows the corpus never shows keep their (mapped) values.
 
 Run: `python -m training.tokenlearn OUT [--base classifier/artefacts/default/embedder]`;
 the teacher's vectors are cached under `.cache/tokenlearn/`. Then train heads on it with
