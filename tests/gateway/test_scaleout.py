@@ -40,7 +40,8 @@ def fresh_redis(redis_url: str) -> str:
 # ---- the shared state itself ------------------------------------------------------------
 def test_one_rate_limit_is_exact_across_states_sharing_redis(fresh_redis):
     async def run() -> list[float | None]:
-        states = [RedisState(fresh_redis) for _ in range(3)]
+        # Generous timeouts: this checks counting, and a loaded machine must not trip a fallback.
+        states = [RedisState(fresh_redis, timeout_s=5.0) for _ in range(3)]
         for state in states:
             await state.start()
         try:
@@ -55,6 +56,25 @@ def test_one_rate_limit_is_exact_across_states_sharing_redis(fresh_redis):
     waits = asyncio.run(run())
     assert waits.count(None) == 7
     assert all(0 < w <= 3600 for w in waits if w is not None)
+
+
+def test_a_redis_call_that_never_returns_falls_back_within_the_deadline(fresh_redis):
+    async def run() -> None:
+        state = RedisState(fresh_redis, timeout_s=0.05, retry_s=60)
+        await state.start()
+        try:
+            async def stuck(*args, **kwargs):  # e.g. a pool whose lock is never released
+                await asyncio.sleep(3600)
+
+            state._hit = stuck
+            # Without the deadline this sleeps for an hour (pytest-timeout stops it at 300 s).
+            waits = [await state.hit("ip", 1, 3600, time.time()) for _ in range(2)]
+            assert waits[0] is None and 0 < waits[1] <= 3600  # counted locally: the second is refused
+            assert state.health() == "redis-degraded"
+        finally:
+            await asyncio.wait_for(state.close(), 30)
+
+    asyncio.run(run())
 
 
 def test_cooldowns_and_sessions_are_shared(fresh_redis):
