@@ -41,6 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PROMPTS = REPO_ROOT.parent / "shared" / "data" / "arena_hard_v0.1" / "question.jsonl"
 SOURCE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 UNUSED_TOKENS = r"\[unused\d+\]"
+TEACHER = f"{SOURCE_MODEL} (sentence-transformers, 256 tokens)"
 
 
 def minilm_path() -> Path:
@@ -291,23 +292,25 @@ def teacher_embeddings(texts: Sequence[str], model_path: str | Path | None = Non
     return model.encode(list(texts), batch_size=16, normalize_embeddings=True, show_progress_bar=True)
 
 
-def check_against_teacher(folder: str | Path, prompts: Sequence[str]) -> dict[str, Any]:
+def check_against_teacher(folder: str | Path, prompts: Sequence[str],
+                          base: str | Path | None = None) -> dict[str, Any]:
     """Fidelity of the static embedder in ``folder`` to full MiniLM on ``prompts``.
 
-    Also scores a TF-IDF bag of words the same way, as a lexical baseline for scale.
+    Also scores a TF-IDF bag of words the same way, as a lexical baseline for scale, and
+    the static embedder in ``base`` when given (the one ``folder`` was derived from).
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from classifier.embedders import StaticEmbedder
 
     teacher = teacher_embeddings(prompts)
-    static = StaticEmbedder(folder).embed(list(prompts))
     tfidf = TfidfVectorizer(sublinear_tf=True).fit_transform(prompts).toarray()
-    return {
-        "teacher": f"{SOURCE_MODEL} (sentence-transformers, 256 tokens)",
-        "static": similarity_fidelity(teacher, static),
-        "tfidf_baseline": similarity_fidelity(teacher, tfidf),
-    }
+    report = {"teacher": TEACHER}
+    if base is not None:
+        report["base"] = similarity_fidelity(teacher, StaticEmbedder(base).embed(list(prompts)))
+    report["static"] = similarity_fidelity(teacher, StaticEmbedder(folder).embed(list(prompts)))
+    report["tfidf_baseline"] = similarity_fidelity(teacher, tfidf)
+    return report
 
 
 def main(argv: Sequence[str] | None = None) -> int:

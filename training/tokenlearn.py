@@ -42,10 +42,11 @@ import numpy as np
 
 from classifier.artefact import DEFAULT_ARTEFACT, EMBEDDER_DIR
 from training.distill import (
+    TEACHER,
+    check_against_teacher,
     package_versions,
     record_fidelity,
     sha256,
-    similarity_fidelity,
     source_description,
     teacher_embeddings,
     write_manifest,
@@ -301,7 +302,7 @@ def tokenlearn(out_dir: Path, base: Path = DEFAULT_BASE, *, data_root: Path | No
             "method": "Tokenlearn-style: token rows trained so the normalised mean matches the teacher's "
                       f"sentence vector (PCA to {dims}), cosine loss, Adam; base table mapped first (least squares)",
             "base": {"name": embedder.name, "sha256": embedder.manifest.get("sha256", {})},
-            "teacher": "sentence-transformers/all-MiniLM-L6-v2 (sentence-transformers, 256 tokens)",
+            "teacher": TEACHER,
             "pca_explained_variance_ratio": round(float(pca.explained_variance_ratio_.sum()), 4),
             "corpus": corpus,
             **record,
@@ -316,15 +317,8 @@ def tokenlearn(out_dir: Path, base: Path = DEFAULT_BASE, *, data_root: Path | No
 
 def check(folder: Path, base: Path, texts: Sequence[str]) -> dict[str, Any]:
     """Fidelity of `base` and of `folder` to the teacher on `texts` (validation prompts)."""
-    from classifier.embedders import StaticEmbedder
-
-    teacher = teacher_embeddings(texts)
-    return {
-        "teacher": "sentence-transformers/all-MiniLM-L6-v2 (sentence-transformers, 256 tokens)",
-        "prompts": f"{len(texts)} validation prompts of the classifier (latest user turn), never in the corpus",
-        "base": similarity_fidelity(teacher, StaticEmbedder(base).embed(list(texts))),
-        "static": similarity_fidelity(teacher, StaticEmbedder(folder).embed(list(texts))),
-    }
+    return {**check_against_teacher(folder, texts, base=base),
+            "prompts": f"{len(texts)} validation prompts of the classifier (latest user turn), never in the corpus"}
 
 
 def validation_prompts(n: int, data_root: Path | None = None) -> list[str]:
